@@ -1,0 +1,1 @@
+"""The FHIR REST layer: interactions, bundles, CapabilityStatement. HTTP only, no SQL."""

@@ -1,0 +1,48 @@
+"""What every handler needs, built once at start-up and hung on ``app.state``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from app.config import Settings
+from app.fhir.resource_types import resource_types
+from app.storage.database import Database
+from app.storage.store import ResourceStore
+
+FHIR_PREFIX = "/fhir"
+
+
+def system_clock() -> int:
+    """Now, in microseconds since the epoch, at millisecond precision (as meta.lastUpdated)."""
+    return time.time_ns() // 1_000_000 * 1000
+
+
+@dataclass
+class FhirContext:
+    settings: Settings
+    db: Database
+    store: ResourceStore
+    clock: object = field(default=system_clock)
+    types: frozenset[str] = field(default_factory=resource_types)
+
+    def now(self) -> int:
+        clock = self.clock
+        assert callable(clock)
+        value: int = clock()
+        return value
+
+
+def context(request: Request) -> FhirContext:
+    ctx: FhirContext = request.app.state.fhir
+    return ctx
+
+
+def base_url(request: Request) -> str:
+    """The FHIR base URL clients should see, e.g. http://127.0.0.1:8080/fhir."""
+    configured = context(request).settings.base_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/") + FHIR_PREFIX

@@ -1,0 +1,168 @@
+"""Executing one Bundle entry inside an open write transaction.
+
+Shared by batch (one transaction per entry) and transaction (one for all). ``resolve_ids``
+runs first in a transaction so that every ``urn:uuid`` and conditional reference can be
+rewritten before any resource is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from app.errors import FhirError, InvalidRequest, ResourceGone, ResourceNotFound, operation_outcome
+from app.fhir import writes
+from app.fhir.bundle_entries import Entry, rewrite_references
+from app.fhir.conditional import criteria_request
+from app.fhir.context import FhirContext
+from app.fhir.headers import parse_criteria, parse_etag
+from app.fhir.interactions.search import run_search
+from app.search.dates import format_instant
+from app.search.request import parse_search
+from app.storage.store import read_current, WriteTx
+
+
+@dataclass(slots=True)
+class EntryResult:
+    status: int
+    full_url: str | None = None
+    location: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body: bytes | None = None
+    outcome: dict[str, Any] | None = None
+    is_read: bool = False
+
+    @classmethod
+    def written(cls, outcome: writes.WriteOutcome) -> EntryResult:
+        ref = f"{outcome.res_type}/{outcome.res_id}"
+        return cls(
+            status=outcome.status,
+            full_url=ref if outcome.content is not None else None,
+            location=f"{ref}/_history/{outcome.version_id}" if outcome.version_id else None,
+            etag=f'W/"{outcome.version_id}"' if outcome.version_id else None,
+            last_modified=format_instant(outcome.last_updated),
+            body=outcome.content,
+        )
+
+    @classmethod
+    def failure(cls, error: FhirError) -> EntryResult:
+        return cls(status=error.status, outcome=operation_outcome(error.all_issues()))
+
+
+async def _conditional_target(
+    tx: WriteTx, res_type: str, params: list[tuple[str, str]], types: frozenset[str]
+) -> str | None:
+    criteria, key = criteria_request(res_type, params, types)
+    return await writes.match_one(tx, criteria, key)
+
+
+async def resolve_ids(tx: WriteTx, entries: list[Entry], types: frozenset[str]) -> dict[str, str]:
+    """Decide every created/updated id up front and map full URLs and conditional refs to them."""
+    mapping: dict[str, str] = {}
+    for entry in entries:
+        if entry.method == "POST":
+            existing = None
+            if entry.if_none_exist:
+                existing = await _conditional_target(
+                    tx, entry.res_type, parse_criteria(entry.if_none_exist), types
+                )
+            entry.res_id = existing or writes.new_id()
+            entry.if_none_exist = "matched" if existing else None
+        elif entry.method == "PUT" and entry.query is not None:
+            existing = await _conditional_target(tx, entry.res_type, entry.query, types)
+            body_id = entry.resource.get("id") if entry.resource else None
+            entry.res_id = existing or body_id or writes.new_id()
+        if entry.full_url and entry.res_id and entry.method in ("POST", "PUT"):
+            mapping[entry.full_url] = f"{entry.res_type}/{entry.res_id}"
+    for entry in entries:
+        if entry.resource is None:
+            continue
+        for ref in rewrite_references(entry.resource, mapping):
+            if ref in mapping:
+                continue
+            target_type, _, query = ref.partition("?")
+            if target_type not in types:
+                raise InvalidRequest(f"Conditional reference '{ref}' names no resource type")
+            found = await _conditional_target(tx, target_type, parse_criteria(query), types)
+            if found is None:
+                raise ResourceNotFound(f"Conditional reference '{ref}' matches no resource")
+            mapping[ref] = f"{target_type}/{found}"
+    return mapping
+
+
+async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int) -> EntryResult:
+    if entry.res_id is None:
+        search = parse_search(
+            entry.res_type,
+            entry.query or [],
+            default_count=ctx.settings.default_page_size,
+            max_count=ctx.settings.max_page_size,
+            known_types=ctx.types,
+        )
+        body = await run_search(tx.conn, search, base=base, now=now)
+        return EntryResult(HTTPStatus.OK, body=body, is_read=True)
+    found = await read_current(tx.conn, entry.res_type, entry.res_id)
+    if found is None:
+        raise ResourceNotFound(f"{entry.res_type}/{entry.res_id} is not known")
+    if found.deleted:
+        raise ResourceGone(f"{entry.res_type}/{entry.res_id} was deleted")
+    return EntryResult(
+        HTTPStatus.OK,
+        full_url=f"{entry.res_type}/{entry.res_id}",
+        etag=f'W/"{found.version_id}"',
+        last_modified=format_instant(found.last_updated),
+        body=found.content,
+        is_read=True,
+    )
+
+
+async def _delete(tx: WriteTx, entry: Entry, now: int, if_match: int | None) -> EntryResult:
+    res_id = entry.res_id
+    if res_id is None:
+        res_id = await _conditional_target(tx, entry.res_type, entry.query or [], frozenset({entry.res_type}))
+        if res_id is None:
+            return EntryResult(HTTPStatus.NO_CONTENT)
+    outcome = await writes.delete(tx, entry.res_type, res_id, now=now, if_match=if_match)
+    return EntryResult.written(outcome)
+
+
+async def execute(
+    tx: WriteTx, entry: Entry, ctx: FhirContext, *, base: str, now: int
+) -> EntryResult:
+    if_match = parse_etag(entry.if_match)
+    if entry.method in ("GET", "HEAD"):
+        return await _read(tx, entry, ctx, base, now)
+    if entry.method == "DELETE":
+        return await _delete(tx, entry, now, if_match)
+    if entry.method == "PATCH":
+        if entry.res_id is None:
+            raise InvalidRequest("PATCH entries need Type/id in request.url")
+        outcome = await writes.patch(
+            tx, entry.res_type, entry.res_id, entry.patch, now=now, if_match=if_match
+        )
+        return EntryResult.written(outcome)
+    assert entry.resource is not None
+    if entry.method == "POST":
+        if entry.res_id is None:  # a batch entry: ids are not resolved up front
+            await resolve_ids(tx, [entry], ctx.types)
+        assert entry.res_id is not None
+        if entry.if_none_exist == "matched":
+            found = await read_current(tx.conn, entry.res_type, entry.res_id)
+            assert found is not None
+            return EntryResult.written(
+                writes.WriteOutcome(HTTPStatus.OK, entry.res_type, entry.res_id,
+                                    found.version_id, found.last_updated, found.content)
+            )
+        return EntryResult.written(await writes.create(tx, entry.resource, now=now, res_id=entry.res_id))
+    if entry.res_id is None:
+        await resolve_ids(tx, [entry], ctx.types)
+    assert entry.res_id is not None
+    if entry.query is None and entry.resource.get("id") != entry.res_id:
+        raise InvalidRequest(
+            f"resource.id ({entry.resource.get('id')!r}) differs from the id in request.url",
+            expression=(f"{entry.where}.resource.id",),
+        )
+    outcome = await writes.update(tx, entry.resource, entry.res_id, now=now, if_match=if_match)
+    return EntryResult.written(outcome)

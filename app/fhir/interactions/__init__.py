@@ -1,0 +1,1 @@
+"""One module per FHIR interaction; app.fhir.router wires them to URLs."""

@@ -1,0 +1,97 @@
+"""GET /metadata: the CapabilityStatement, generated from the route table and the registries."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app import __version__
+from app.fhir.context import base_url, context
+from app.fhir.negotiation import output_format
+from app.fhir.responses import fhir_response
+from app.search.parameters import parameters_for
+
+_TYPE_LEVEL = {
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+}
+_DATE = "2026-11-26"
+
+
+def _resource(res_type: str, codes: list[str]) -> dict[str, Any]:
+    params = parameters_for(res_type)
+    return {
+        "type": res_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{res_type}",
+        "interaction": [{"code": c} for c in codes if c in _TYPE_LEVEL],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": True,
+        "conditionalCreate": "conditional-create" in codes,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": "conditional-update" in codes,
+        "conditionalDelete": "single" if "conditional-delete" in codes else "not-supported",
+        "searchParam": [
+            {"name": p.code, "definition": p.url, "type": p.type}
+            for p in sorted(params.values(), key=lambda p: p.code)
+        ],
+    }
+
+
+@lru_cache(maxsize=8)
+def capability_statement(base: str, max_entries: int, types: frozenset[str]) -> bytes:
+    from app.fhir.router import interaction_codes
+
+    codes = interaction_codes("type") + interaction_codes("instance")
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": _DATE,
+        "publisher": "mitral-fhir",
+        "kind": "instance",
+        "software": {"name": "mitral-fhir", "version": __version__},
+        "implementation": {
+            "description": "mitral-fhir regional mitral valve network FHIR R4 service",
+            "url": base,
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json", "application/json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    f"Transactions and batches accept up to {max_entries} entries. "
+                    "Search date values without an offset are read as UTC."
+                ),
+                "resource": [_resource(t, codes) for t in sorted(types)],
+                "interaction": [
+                    {"code": c}
+                    for c in interaction_codes("system")
+                    if c in ("transaction", "batch", "search-system", "history-system")
+                ],
+                "searchParam": [
+                    {"name": p.code, "definition": p.url, "type": p.type}
+                    for p in parameters_for("Resource").values()
+                ],
+            }
+        ],
+    }
+    return orjson.dumps(statement)
+
+
+async def metadata(request: Request) -> Response:
+    ctx = context(request)
+    body = capability_statement(base_url(request), ctx.settings.max_bundle_entries, ctx.types)
+    return fhir_response(body, fmt=output_format(request))

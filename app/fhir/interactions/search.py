@@ -1,0 +1,97 @@
+"""search at type and system level (GET and POST _search), returning searchset Bundles."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.errors import InvalidRequest, Issue, UnsupportedMediaType
+from app.fhir.bundles import bundle, match_entry, outcome_entry
+from app.fhir.context import base_url, context
+from app.fhir.headers import parse_prefer
+from app.fhir.interactions.common import path_type
+from app.fhir.negotiation import output_format
+from app.fhir.request_body import read_body
+from app.fhir.responses import fhir_response
+from app.search import sql
+from app.search.request import SearchRequest, parse_search
+from app.storage.database import Connection
+
+
+def _link(base: str, res_type: str | None, pairs: list[tuple[str, str]]) -> str:
+    path = f"{base}/{res_type}" if res_type else base
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
+async def run_search(
+    conn: Connection, request: SearchRequest, *, base: str, now: int
+) -> bytes:
+    """Execute ``request`` and render the searchset Bundle (also used inside Bundles)."""
+    issues = [
+        Issue("warning", "not-supported", f"Search parameter '{name}' is not supported and was ignored", (name,))
+        for name in request.unknown
+    ]
+    if request.summary_count:
+        total = await sql.count(conn, request)
+        links = [("self", _link(base, request.res_type, request.echo))]
+        entries = [outcome_entry(issues)] if issues else []
+        return bundle("searchset", entries, now=now, links=links, total=total)
+    page = await sql.search(conn, request)
+    entries = [match_entry(base, m.res_type, m.res_id, m.content) for m in page.matches]
+    if issues:
+        entries.append(outcome_entry(issues))
+    links = [("self", _link(base, request.res_type, request.echo))]
+    if page.next_cursor:
+        links.append(("next", _link(base, request.res_type, [*request.echo, ("_cursor", page.next_cursor)])))
+    return bundle("searchset", entries, now=now, links=links, total=page.total)
+
+
+def parse_request(
+    request: Request, res_type: str | None, params: list[tuple[str, str]]
+) -> SearchRequest:
+    ctx = context(request)
+    search = parse_search(
+        res_type,
+        params,
+        default_count=ctx.settings.default_page_size,
+        max_count=ctx.settings.max_page_size,
+        known_types=ctx.types,
+    )
+    if search.unknown and parse_prefer(request.headers.get("prefer")).strict:
+        raise InvalidRequest(
+            "Unknown or unsupported search parameters (Prefer: handling=strict): "
+            + ", ".join(search.unknown),
+            expression=tuple(search.unknown),
+        )
+    return search
+
+
+async def _respond(request: Request, res_type: str | None, params: list[tuple[str, str]]) -> Response:
+    ctx = context(request)
+    fmt = output_format(request)
+    search = parse_request(request, res_type, params)
+    async with ctx.db.read() as conn:
+        body = await run_search(conn, search, base=base_url(request), now=ctx.now())
+    return fhir_response(body, fmt=fmt)
+
+
+async def search_type(request: Request) -> Response:
+    return await _respond(request, path_type(request), request.query_params.multi_items())
+
+
+async def search_type_post(request: Request) -> Response:
+    res_type = path_type(request)
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        raise UnsupportedMediaType(
+            "POST _search takes an application/x-www-form-urlencoded body"
+        )
+    body = await read_body(request, context(request).settings.max_body_bytes)
+    params = request.query_params.multi_items() + parse_qsl(body.decode(), keep_blank_values=True)
+    return await _respond(request, res_type, params)
+
+
+async def search_system(request: Request) -> Response:
+    return await _respond(request, None, request.query_params.multi_items())

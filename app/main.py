@@ -1,0 +1,110 @@
+"""create_app(): wiring only — routes, error handlers, and the database lifespan."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.errors import FhirError, Issue, MethodNotAllowed, ResourceNotFound, operation_outcome_bytes
+from app.fhir.context import FHIR_PREFIX, FhirContext
+from app.fhir.responses import fhir_response, outcome_response
+from app.fhir.router import build_router
+from app.storage.database import create_database
+from app.storage.store import ResourceStore
+
+log = logging.getLogger("mitral_fhir")
+
+
+async def _fhir_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FhirError)
+    if exc.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        log.error("server error: %s", exc.diagnostics)
+    return outcome_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        error: FhirError = MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}"
+        )
+    elif exc.status_code == HTTPStatus.NOT_FOUND:
+        error = ResourceNotFound(f"There is nothing at {request.url.path}", issue_code="not-found")
+    else:
+        error = FhirError(str(exc.detail), status=HTTPStatus(exc.status_code))
+    return outcome_response(error)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    issues = [
+        Issue("error", "invalid", str(e.get("msg")), (".".join(str(p) for p in e.get("loc", ())),))
+        for e in exc.errors()
+    ]
+    return fhir_response(operation_outcome_bytes(issues), status=HTTPStatus.BAD_REQUEST)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    incident = str(uuid.uuid4())
+    log.exception("unhandled error (incident %s)", incident, exc_info=exc)
+    issue = Issue(
+        "fatal",
+        "exception",
+        f"An internal error occurred; it has been logged as incident {incident}",
+    )
+    return fhir_response(
+        operation_outcome_bytes([issue]), status=HTTPStatus.INTERNAL_SERVER_ERROR
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = create_database(
+            settings.database_url,
+            schema=settings.database_schema,
+            pool_size=settings.database_pool_size,
+        )
+        await db.open()
+        app.state.fhir = FhirContext(settings=settings, db=db, store=ResourceStore(db))
+        if settings.demo_data:
+            from app.demo.loader import load_demo_data
+
+            await load_demo_data(app.state.fhir)
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = FastAPI(
+        title="mitral-fhir",
+        version=__version__,
+        description="FHIR R4 (4.0.1) service for the regional mitral valve network",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.include_router(build_router(FHIR_PREFIX))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    app.add_exception_handler(FhirError, _fhir_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    return app

@@ -1,0 +1,1 @@
+"""FHIR search: the SearchParameter registry, index extraction and query building."""

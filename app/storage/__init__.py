@@ -1,0 +1,1 @@
+"""Versioned resource storage: the only package that writes SQL for resources."""

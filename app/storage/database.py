@@ -1,0 +1,250 @@
+"""A thin async adapter over the two drivers we run on: sqlite3 and asyncpg.
+
+Why not SQLAlchemy at run time: its async layer costs tens of microseconds per statement
+(greenlet hops, result processing), which is most of the budget of a read by id. SQLAlchemy
+still owns the schema and the Alembic migrations (`app/storage/schema.py`).
+
+SQL is written once with PostgreSQL-style ``$1`` placeholders; for SQLite they become ``?1``.
+SQLite calls run inline on the event loop: they take microseconds in-process, and a thread hop
+would cost more than the call. Writes on SQLite are serialized per process by an asyncio lock
+(so a coroutine holding the write transaction can await without deadlocking the loop) and
+across processes by SQLite's own lock with a busy timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import zlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import asyncpg
+
+Row = Sequence[Any]
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=1024)
+def to_sqlite(sql: str) -> str:
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+def lock_key(text: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_xact_lock from any text."""
+    crc_high = zlib.crc32(text.encode())
+    crc_low = zlib.crc32(text.encode()[::-1])
+    value = (crc_high << 32) | crc_low
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+class Connection(Protocol):
+    dialect: str
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def execute(self, sql: str, *args: Any) -> int: ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def lock(self, key: str) -> None:
+        """Serialize writers on a key until the transaction ends."""
+
+
+class SqliteConnection:
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        return self._conn.execute(to_sqlite(sql), args).fetchall()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._conn.execute(to_sqlite(sql), args).fetchone()
+        return row
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return self._conn.execute(to_sqlite(sql), args).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._conn.executemany(to_sqlite(sql), rows)
+
+    async def lock(self, key: str) -> None:
+        # The SQLite write transaction is already exclusive (BEGIN IMMEDIATE).
+        return None
+
+
+class PgConnection:
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        rows: list[Row] = await self._conn.fetch(sql, *args)
+        return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self._conn.fetchrow(sql, *args)
+        return row
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        status: str = await self._conn.execute(sql, *args)
+        tail = status.rsplit(" ", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self._conn.executemany(sql, rows)
+
+    async def lock(self, key: str) -> None:
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(key))
+
+
+class Database(Protocol):
+    dialect: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def read(self) -> Any:
+        """Async context manager yielding a Connection for reads (no transaction)."""
+
+    def write(self) -> Any:
+        """Async context manager yielding a Connection inside one transaction."""
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """One-statement read on a pooled connection (the hot read path)."""
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = self._connect()
+        self._reader = self._connect()
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                conn.close()
+        self._reader = self._writer = None
+
+    def _reader_conn(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        yield SqliteConnection(self._reader_conn())
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
+        async with self._write_lock:
+            conn = self._writer
+            if conn is None:
+                raise RuntimeError("database is not open")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteConnection(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = self._reader_conn().execute(to_sqlite(sql), args).fetchone()
+        return row
+
+
+class PgDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, *, schema: str | None, pool_size: int) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        settings = {"search_path": self.schema} if self.schema else {}
+        self._pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=self.pool_size,
+            server_settings=settings,
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Connection]:
+        async with self._get_pool().acquire() as conn:
+            yield PgConnection(conn)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
+        async with self._get_pool().acquire() as conn, conn.transaction():
+            yield PgConnection(conn)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self._get_pool().fetchrow(sql, *args)
+        return row
+
+
+def asyncpg_dsn(url: str) -> str:
+    """Accept postgresql://, postgresql+asyncpg:// or postgresql+psycopg:// URLs."""
+    scheme, _, rest = url.partition("://")
+    if not scheme.startswith(("postgresql", "postgres")):
+        raise ValueError(f"not a PostgreSQL URL: {url}")
+    return f"postgresql://{rest}"
+
+
+def sqlite_path(url: str) -> str:
+    """sqlite:///relative/path, sqlite:////absolute/path or sqlite:///:memory:."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a SQLite URL (expected sqlite:///path): {url}")
+    return url[len(prefix) :]
+
+
+def create_database(url: str, *, schema: str | None = None, pool_size: int = 10) -> Database:
+    if url.startswith("sqlite"):
+        return SqliteDatabase(sqlite_path(url))
+    return PgDatabase(asyncpg_dsn(url), schema=schema, pool_size=pool_size)

@@ -1,0 +1,129 @@
+"""The relational schema: resources, their versions, and one index table per search type.
+
+This metadata is the reference for the Alembic migrations (a test checks they agree); the
+running service never calls ``create_all``.
+
+Design notes (see docs/adr/0003-storage-design.md):
+- ``resource`` holds the current version's canonical JSON bytes, served byte for byte.
+- ``resource_version`` holds every version ever written, including deletes; ``seq`` gives
+  history a total order for keyset paging.
+- Index rows are keyed by (res_type, res_id) and rewritten with the resource in one
+  transaction. ``grp`` ties together the components of a composite parameter taken from the
+  same element (e.g. an Observation.component's code and value).
+- Times are microseconds since the Unix epoch (UTC), date ranges as inclusive [low, high].
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+resource = sa.Table(
+    "resource",
+    metadata,
+    sa.Column("res_type", sa.Text, primary_key=True),
+    sa.Column("res_id", sa.Text, primary_key=True),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=True),
+    sa.Column("centre", sa.Text, nullable=True),
+    sa.Index("ix_resource_type_updated", "res_type", "last_updated"),
+)
+
+resource_version = sa.Table(
+    "resource_version",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("res_type", sa.Text, nullable=False),
+    sa.Column("res_id", sa.Text, nullable=False),
+    sa.Column("version_id", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.BigInteger, nullable=False),
+    sa.Column("method", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=True),
+    sa.UniqueConstraint("res_type", "res_id", "version_id", name="uq_resource_version"),
+    sa.Index("ix_resource_version_type_seq", "res_type", "seq"),
+)
+
+
+def _index_table(name: str, *columns: sa.Column[object], indexes: list[list[str]]) -> sa.Table:
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("res_type", sa.Text, nullable=False),
+        sa.Column("res_id", sa.Text, nullable=False),
+        sa.Column("param", sa.Text, nullable=False),
+        sa.Column("grp", sa.Integer, nullable=True),
+        *columns,
+        sa.Index(f"ix_{name}_resource", "res_type", "res_id"),
+    )
+    for cols in indexes:
+        sa.Index(f"ix_{name}_{'_'.join(cols)}", *[table.c[c] for c in ["res_type", "param", *cols]])
+    return table
+
+
+search_token = _index_table(
+    "search_token",
+    sa.Column("system", sa.Text, nullable=True),
+    sa.Column("code", sa.Text, nullable=True),
+    sa.Column("text", sa.Text, nullable=True),
+    indexes=[["code", "system"]],
+)
+search_string = _index_table(
+    "search_string",
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("exact", sa.Text, nullable=False),
+    indexes=[["value"]],
+)
+search_reference = _index_table(
+    "search_reference",
+    sa.Column("target_type", sa.Text, nullable=True),
+    sa.Column("target_id", sa.Text, nullable=True),
+    sa.Column("target_version", sa.Text, nullable=True),
+    sa.Column("url", sa.Text, nullable=True),
+    sa.Column("ident_system", sa.Text, nullable=True),
+    sa.Column("ident_value", sa.Text, nullable=True),
+    indexes=[["target_id", "target_type"], ["url"]],
+)
+search_date = _index_table(
+    "search_date",
+    sa.Column("low", sa.BigInteger, nullable=False),
+    sa.Column("high", sa.BigInteger, nullable=False),
+    indexes=[["low", "high"]],
+)
+search_number = _index_table(
+    "search_number",
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    indexes=[["value"]],
+)
+search_quantity = _index_table(
+    "search_quantity",
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    sa.Column("system", sa.Text, nullable=True),
+    sa.Column("code", sa.Text, nullable=True),
+    sa.Column("unit", sa.Text, nullable=True),
+    indexes=[["code", "value"]],
+)
+search_uri = _index_table(
+    "search_uri",
+    sa.Column("value", sa.Text, nullable=False),
+    indexes=[["value"]],
+)
+
+INDEX_TABLES = (
+    search_token,
+    search_string,
+    search_reference,
+    search_date,
+    search_number,
+    search_quantity,
+    search_uri,
+)

@@ -1,0 +1,145 @@
+"""The compiled R4 element table, loaded once and linked into objects the walker can chase.
+
+The vendored JSON (built by `scripts/vendor_structure_definitions.py` from the official
+snapshots) is turned into `TypeDef`/`ElementDef` objects whose complex children point
+straight at their `TypeDef`, so validating an element costs a dict lookup and attribute
+reads, never a name resolution. Loading takes a few milliseconds and happens on first use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import orjson
+
+DEFINITIONS_FILE: Final = Path(__file__).parent / "definitions" / "r4-elements.json"
+RESOURCE: Final = "Resource"
+
+JsonKind = Literal["string", "boolean", "integer", "number"]
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """A FHIR primitive type: which JSON value carries it and which lexical rule it obeys."""
+
+    name: str
+    json: JsonKind
+    regex: re.Pattern[str] | None
+    max_length: int | None
+
+
+@dataclass(slots=True, eq=False)
+class ElementDef:
+    """One JSON property of a type; a choice variant (`valueQuantity`) is its own property."""
+
+    name: str
+    min: int
+    max: int  # -1 = unbounded
+    type_name: str
+    choice: str | None
+    is_array: bool
+    primitive: Primitive | None = None
+    complex: TypeDef | None = None
+    is_resource: bool = False
+    # The FHIRPath step for this property, in the Java validator's style for choices.
+    step: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class TypeDef:
+    """A complex type, resource or backbone element, keyed by JSON property name."""
+
+    name: str
+    elements: dict[str, ElementDef] = field(default_factory=dict)
+    # (FHIRPath step, JSON names any of which satisfies the min >= 1 rule)
+    required: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # choice base -> its variants' JSON names, for "only one of value[x]" checks
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Definitions:
+    about: dict[str, Any]
+    primitives: dict[str, Primitive]
+    types: dict[str, TypeDef]
+    resources: frozenset[str]
+
+    def resource(self, resource_type: str) -> TypeDef | None:
+        """The definition of a concrete R4 resource type, or None (abstract or unknown)."""
+        if resource_type in self.resources:
+            return self.types[resource_type]
+        return None
+
+
+def _primitive(name: str, raw: dict[str, Any]) -> Primitive:
+    regex = raw.get("regex")
+    return Primitive(
+        name=name,
+        json=raw["json"],
+        regex=re.compile(regex, re.ASCII) if regex is not None else None,
+        max_length=raw.get("maxLength"),
+    )
+
+
+def _element(prop: str, raw: list[Any]) -> ElementDef:
+    min_, max_, type_name = raw[0], raw[1], raw[2]
+    choice = raw[3] if len(raw) > 3 else None
+    step = prop
+    if choice:
+        # Primitives keep their lower-case name (ofType(dateTime)); a profiled type is shown
+        # as its base type, which is what the JSON name says (doseQuantity -> Quantity).
+        type_code = type_name if type_name[0].islower() else prop[len(choice) :]
+        step = f"{choice}.ofType({type_code})"
+    return ElementDef(
+        name=prop,
+        min=min_,
+        max=max_,
+        type_name=type_name,
+        choice=choice,
+        is_array=max_ == -1 or max_ > 1,
+        is_resource=type_name == RESOURCE,
+        step=step,
+    )
+
+
+def _link(types: dict[str, TypeDef], primitives: dict[str, Primitive]) -> None:
+    for typedef in types.values():
+        required: dict[str, list[str]] = {}
+        choices: dict[str, list[str]] = {}
+        for el in typedef.elements.values():
+            if el.type_name in primitives:
+                el.primitive = primitives[el.type_name]
+            elif not el.is_resource:
+                el.complex = types[el.type_name]
+            if el.choice:
+                choices.setdefault(el.choice, []).append(el.name)
+            if el.min >= 1:
+                step = f"{el.choice}[x]" if el.choice else el.name
+                required.setdefault(step, []).append(el.name)
+        typedef.required = tuple((k, tuple(v)) for k, v in required.items())
+        typedef.choices = {k: tuple(v) for k, v in choices.items()}
+
+
+def parse_definitions(raw: dict[str, Any]) -> Definitions:
+    primitives = {name: _primitive(name, spec) for name, spec in raw["primitives"].items()}
+    types = {
+        name: TypeDef(name, {prop: _element(prop, spec) for prop, spec in elements.items()})
+        for name, elements in raw["types"].items()
+    }
+    _link(types, primitives)
+    return Definitions(
+        about=raw["about"],
+        primitives=primitives,
+        types=types,
+        resources=frozenset(raw["resources"]),
+    )
+
+
+@cache
+def load_definitions() -> Definitions:
+    """The shipped R4 table; parsed on first use so importing the package stays cheap."""
+    return parse_definitions(orjson.loads(DEFINITIONS_FILE.read_bytes()))

