@@ -63,9 +63,7 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
         "exception",
         f"An internal error occurred; it has been logged as incident {incident}",
     )
-    return fhir_response(
-        operation_outcome_bytes([issue]), status=HTTPStatus.INTERNAL_SERVER_ERROR
-    )
+    return fhir_response(operation_outcome_bytes([issue]), status=HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -62,7 +62,7 @@ def _split_url(index: int, url: str, base: str) -> tuple[str, str | None, str | 
         raise _fail(index, f"request.url '{url}' does not name an R4 resource type", ".request.url")
     res_id = segments[1] if len(segments) > 1 else None
     version = segments[3] if len(segments) == 4 and segments[2] == "_history" else None
-    if res_id is not None and not is_valid_id(res_id) or len(segments) not in (1, 2, 4):
+    if (res_id is not None and not is_valid_id(res_id)) or len(segments) not in (1, 2, 4):
         raise _fail(index, f"request.url '{url}' is not a valid FHIR URL", ".request.url")
     return segments[0], res_id, version, query
 
@@ -70,11 +70,15 @@ def _split_url(index: int, url: str, base: str) -> tuple[str, str | None, str | 
 def _patch_body(index: int, resource: Any) -> Any:
     """A JSON Patch carried as a Binary (the R4 way to put JSON Patch in a Bundle)."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Binary":
-        raise _fail(index, "a PATCH entry needs a Binary resource holding a JSON Patch", ".resource")
+        raise _fail(
+            index, "a PATCH entry needs a Binary resource holding a JSON Patch", ".resource"
+        )
     try:
         return orjson.loads(base64.b64decode(resource.get("data", ""), validate=True))
     except (binascii.Error, orjson.JSONDecodeError) as exc:
-        raise _fail(index, f"the Binary does not hold a JSON Patch: {exc}", ".resource.data") from exc
+        raise _fail(
+            index, f"the Binary does not hold a JSON Patch: {exc}", ".resource.data"
+        ) from exc
 
 
 def parse_entry(index: int, raw: Any, base: str) -> Entry:
@@ -99,8 +103,18 @@ def parse_entry(index: int, raw: Any, base: str) -> Entry:
             resource, expected_type=res_type, expression_prefix=f"Bundle.entry[{index}].resource."
         )
     return Entry(
-        index, method, res_type, res_id, version, query, raw.get("fullUrl"), resource, patch,
-        request.get("ifMatch"), request.get("ifNoneExist"), request.get("ifNoneMatch"),
+        index,
+        method,
+        res_type,
+        res_id,
+        version,
+        query,
+        raw.get("fullUrl"),
+        resource,
+        patch,
+        request.get("ifMatch"),
+        request.get("ifNoneExist"),
+        request.get("ifNoneMatch"),
     )
 
 

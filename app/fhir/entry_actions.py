@@ -20,7 +20,7 @@ from app.fhir.headers import parse_criteria, parse_etag
 from app.fhir.interactions.search import run_search
 from app.search.dates import format_instant
 from app.search.request import parse_search
-from app.storage.store import read_current, WriteTx
+from app.storage.store import WriteTx, read_current
 
 
 @dataclass(slots=True)
@@ -121,7 +121,9 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
 async def _delete(tx: WriteTx, entry: Entry, now: int, if_match: int | None) -> EntryResult:
     res_id = entry.res_id
     if res_id is None:
-        res_id = await _conditional_target(tx, entry.res_type, entry.query or [], frozenset({entry.res_type}))
+        res_id = await _conditional_target(
+            tx, entry.res_type, entry.query or [], frozenset({entry.res_type})
+        )
         if res_id is None:
             return EntryResult(HTTPStatus.NO_CONTENT)
     outcome = await writes.delete(tx, entry.res_type, res_id, now=now, if_match=if_match)
@@ -152,10 +154,18 @@ async def execute(
             found = await read_current(tx.conn, entry.res_type, entry.res_id)
             assert found is not None
             return EntryResult.written(
-                writes.WriteOutcome(HTTPStatus.OK, entry.res_type, entry.res_id,
-                                    found.version_id, found.last_updated, found.content)
+                writes.WriteOutcome(
+                    HTTPStatus.OK,
+                    entry.res_type,
+                    entry.res_id,
+                    found.version_id,
+                    found.last_updated,
+                    found.content,
+                )
             )
-        return EntryResult.written(await writes.create(tx, entry.resource, now=now, res_id=entry.res_id))
+        return EntryResult.written(
+            await writes.create(tx, entry.resource, now=now, res_id=entry.res_id)
+        )
     if entry.res_id is None:
         await resolve_ids(tx, [entry], ctx.types)
     assert entry.res_id is not None

@@ -58,8 +58,10 @@ def check_resource(
         if expression_prefix:
             errors = [_prefixed(i, res_type, expression_prefix) for i in errors]
         first = errors[0]
-        summary = first.diagnostics if len(errors) == 1 else (
-            f"{len(errors)} errors; first: {first.diagnostics}"
+        summary = (
+            first.diagnostics
+            if len(errors) == 1
+            else (f"{len(errors)} errors; first: {first.diagnostics}")
         )
         # Basic FHIR rules (types, cardinality, formats) are a 400, not a 422 (spec: http.html).
         raise StructureError(summary, expression=first.expression, issues=errors)

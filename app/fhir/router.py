@@ -51,7 +51,9 @@ ROUTES: tuple[Route, ...] = (
     Route(("conditional-patch",), "type", "PATCH", "/{type}", patch.patch),
     Route(("conditional-delete",), "type", "DELETE", "/{type}", delete.conditional_delete),
     Route(("vread",), "instance", "GET", "/{type}/{id}/_history/{vid}", read.vread),
-    Route(("history-instance",), "instance", "GET", "/{type}/{id}/_history", history.history_instance),
+    Route(
+        ("history-instance",), "instance", "GET", "/{type}/{id}/_history", history.history_instance
+    ),
     Route(("read",), "instance", "GET", "/{type}/{id}", read.read),
     Route(("update",), "instance", "PUT", "/{type}/{id}", update.update),
     Route(("patch",), "instance", "PATCH", "/{type}/{id}", patch.patch),

@@ -60,7 +60,7 @@ def _stamp(resource: dict[str, Any], res_id: str, version_id: int, now: int) -> 
 
 def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in resource.items() if k not in ("meta", "id")}
-    meta = {k: v for k, v in (resource.get("meta") or {}).items()}
+    meta = dict(resource.get("meta") or {})
     meta.pop("versionId", None)
     meta.pop("lastUpdated", None)
     if meta:
@@ -126,12 +126,10 @@ def _check_if_match(current: StoredVersion | None, if_match: int | None) -> None
     if if_match is None:
         return
     if current is None or current.deleted:
-        raise PreconditionFailed(
-            f"If-Match W/\"{if_match}\" given, but the resource does not exist"
-        )
+        raise PreconditionFailed(f'If-Match W/"{if_match}" given, but the resource does not exist')
     if current.version_id != if_match:
         raise PreconditionFailed(
-            f"Version conflict: If-Match W/\"{if_match}\" but the current version is "
+            f'Version conflict: If-Match W/"{if_match}" but the current version is '
             f"{current.version_id}",
             headers={"ETag": f'W/"{current.version_id}"'},
         )
@@ -201,9 +199,7 @@ async def patch(
     return await _write(tx, resource, res_id, current, method="PATCH", now=now)
 
 
-async def match_one(
-    tx: WriteTx, criteria: SearchRequest, lock_name: str
-) -> str | None:
+async def match_one(tx: WriteTx, criteria: SearchRequest, lock_name: str) -> str | None:
     """The single id matching conditional criteria, None for no match, 412 for several.
 
     The lock serializes identical conditional requests, so N concurrent identical

@@ -68,9 +68,9 @@ def parse_range(text: str) -> tuple[int, int]:
     if g["f"]:
         digits = g["f"][1:]
         fraction = int(digits[:6].ljust(6, "0"))
-        low = _micros(moment) + fraction
+        start = _micros(moment) + fraction
         width = 10 ** max(0, 6 - len(digits))
-        return low, low + width - 1
+        return start, start + width - 1
     return _micros(moment), _micros(moment) + US - 1
 
 

@@ -28,7 +28,9 @@ def _token_rows(param: SearchParameter, values: Iterator[Any], rows: IndexRows) 
             continue
         system = value.get("system")
         code = value.get("value")
-        type_text = (value.get("type") or {}).get("text") if isinstance(value.get("type"), dict) else None
+        type_text = (
+            (value.get("type") or {}).get("text") if isinstance(value.get("type"), dict) else None
+        )
         if system is None and code is None:
             continue
         rows.add("search_token", param.code, None, system, code, type_text)

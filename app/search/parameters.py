@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import orjson
@@ -53,11 +53,13 @@ def _definitions() -> list[dict[str, object]]:
     return params
 
 
-@lru_cache(maxsize=None)
+@cache
 def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
     """The supported search parameters of one resource type, by code."""
     out = {
-        code: SearchParameter(code, kind, f"http://hl7.org/fhir/SearchParameter/Resource-{code[1:]}", ())
+        code: SearchParameter(
+            code, kind, f"http://hl7.org/fhir/SearchParameter/Resource-{code[1:]}", ()
+        )
         for code, kind in RESOURCE_LEVEL.items()
     }
     for sp in _definitions():

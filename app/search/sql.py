@@ -64,9 +64,7 @@ def _token_condition(sql: _Sql, clause: Clause, value: TokenValue) -> str:
     if value.code is not None:
         parts.append(f"t.code = {sql.arg(value.code)}")
     if not value.any_system:
-        parts.append(
-            f"t.system = {sql.arg(value.system)}" if value.system else "t.system IS NULL"
-        )
+        parts.append(f"t.system = {sql.arg(value.system)}" if value.system else "t.system IS NULL")
     return " AND ".join(parts)
 
 
@@ -75,9 +73,16 @@ def _clause(sql: _Sql, clause: Clause) -> str:
         ids = [v.code for v in clause.values if isinstance(v, TokenValue)]
         return "r.res_id IN (" + ", ".join(sql.arg(i) for i in ids) + ")"
     if clause.param == "_lastUpdated":
-        conds = [_date_condition(sql, v, "r.last_updated") for v in clause.values]
+        conds = [
+            _date_condition(sql, v, "r.last_updated")
+            for v in clause.values
+            if isinstance(v, DateValue)
+        ]
         return "(" + " OR ".join(conds) + ")"
-    exists = "EXISTS (SELECT 1 FROM search_token t WHERE t.res_type = r.res_type AND t.res_id = r.res_id AND {})"
+    exists = (
+        "EXISTS (SELECT 1 FROM search_token t "
+        "WHERE t.res_type = r.res_type AND t.res_id = r.res_id AND {})"
+    )
     if clause.modifier == "missing":
         cond = exists.format(f"t.param = {sql.arg(clause.param)}")
         return f"NOT {cond}" if clause.values[0] else cond

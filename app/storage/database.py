@@ -78,7 +78,7 @@ class SqliteConnection:
         if rows:
             self._conn.executemany(to_sqlite(sql), rows)
 
-    async def lock(self, key: str) -> None:
+    async def lock(self, key: str) -> None:  # noqa: ARG002
         # The SQLite write transaction is already exclusive (BEGIN IMMEDIATE).
         return None
 

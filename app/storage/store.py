@@ -83,7 +83,7 @@ class WriteTx:
         await self.conn.lock(f"resource:{res_type}/{res_id}")
         return await read_current(self.conn, res_type, res_id)
 
-    async def put(  # noqa: PLR0913
+    async def put(
         self,
         *,
         res_type: str,
@@ -152,7 +152,7 @@ class ResourceStore:
         async with self.db.write() as conn:
             yield WriteTx(conn)
 
-    async def history(  # noqa: PLR0913
+    async def history(
         self,
         *,
         res_type: str | None,

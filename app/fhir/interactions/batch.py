@@ -89,7 +89,9 @@ def _in_entry(error: FhirError, entry: Entry) -> FhirError:
         Issue(
             i.severity,
             i.code,
-            i.diagnostics if i.diagnostics.startswith("Bundle.entry") else f"{entry.where}: {i.diagnostics}",
+            i.diagnostics
+            if i.diagnostics.startswith("Bundle.entry")
+            else f"{entry.where}: {i.diagnostics}",
             i.expression or (entry.where,),
         )
         for i in error.all_issues()

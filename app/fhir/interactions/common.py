@@ -37,7 +37,10 @@ def write_response(
     request: Request, outcome: WriteOutcome, prefer: Prefer, fmt: OutputFormat
 ) -> Response:
     headers = version_headers(
-        base_url(request), outcome.res_type, outcome.res_id, outcome.version_id,
+        base_url(request),
+        outcome.res_type,
+        outcome.res_id,
+        outcome.version_id,
         outcome.last_updated,
     )
     if outcome.status == HTTPStatus.OK:

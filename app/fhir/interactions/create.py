@@ -36,7 +36,11 @@ async def create(request: Request) -> Response:
                 found = await read_current(tx.conn, res_type, existing)
                 assert found is not None
                 outcome = writes.WriteOutcome(
-                    HTTPStatus.OK, res_type, existing, found.version_id, found.last_updated,
+                    HTTPStatus.OK,
+                    res_type,
+                    existing,
+                    found.version_id,
+                    found.last_updated,
                     found.content,
                 )
                 return write_response(request, outcome, prefer, fmt)

@@ -25,12 +25,15 @@ def _link(base: str, res_type: str | None, pairs: list[tuple[str, str]]) -> str:
     return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
-async def run_search(
-    conn: Connection, request: SearchRequest, *, base: str, now: int
-) -> bytes:
+async def run_search(conn: Connection, request: SearchRequest, *, base: str, now: int) -> bytes:
     """Execute ``request`` and render the searchset Bundle (also used inside Bundles)."""
     issues = [
-        Issue("warning", "not-supported", f"Search parameter '{name}' is not supported and was ignored", (name,))
+        Issue(
+            "warning",
+            "not-supported",
+            f"Search parameter '{name}' is not supported and was ignored",
+            (name,),
+        )
         for name in request.unknown
     ]
     if request.summary_count:
@@ -44,7 +47,9 @@ async def run_search(
         entries.append(outcome_entry(issues))
     links = [("self", _link(base, request.res_type, request.echo))]
     if page.next_cursor:
-        links.append(("next", _link(base, request.res_type, [*request.echo, ("_cursor", page.next_cursor)])))
+        links.append(
+            ("next", _link(base, request.res_type, [*request.echo, ("_cursor", page.next_cursor)]))
+        )
     return bundle("searchset", entries, now=now, links=links, total=page.total)
 
 
@@ -68,7 +73,9 @@ def parse_request(
     return search
 
 
-async def _respond(request: Request, res_type: str | None, params: list[tuple[str, str]]) -> Response:
+async def _respond(
+    request: Request, res_type: str | None, params: list[tuple[str, str]]
+) -> Response:
     ctx = context(request)
     fmt = output_format(request)
     search = parse_request(request, res_type, params)
@@ -85,9 +92,7 @@ async def search_type_post(request: Request) -> Response:
     res_type = path_type(request)
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
-        raise UnsupportedMediaType(
-            "POST _search takes an application/x-www-form-urlencoded body"
-        )
+        raise UnsupportedMediaType("POST _search takes an application/x-www-form-urlencoded body")
     body = await read_body(request, context(request).settings.max_body_bytes)
     params = request.query_params.multi_items() + parse_qsl(body.decode(), keep_blank_values=True)
     return await _respond(request, res_type, params)

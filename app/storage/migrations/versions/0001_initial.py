@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-26
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,7 +18,9 @@ depends_on = None
 Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _index_table(name, columns, indexes):
+def _index_table(
+    name: str, columns: list[sa.Column[Any]], indexes: list[list[str]]
+) -> None:
     op.create_table(
         name,
         sa.Column("res_type", sa.Text, nullable=False),
