@@ -38,6 +38,8 @@ class Entry:
     if_match: str | None
     if_none_exist: str | None
     if_none_match: str | None
+    fresh_id: bool = False
+    """True when the server just generated res_id (nothing can exist under it yet)."""
 
     @property
     def where(self) -> str:

@@ -69,6 +69,7 @@ async def resolve_ids(tx: WriteTx, entries: list[Entry], types: frozenset[str]) 
                     tx, entry.res_type, parse_criteria(entry.if_none_exist), types
                 )
             entry.res_id = existing or writes.new_id()
+            entry.fresh_id = existing is None
             entry.if_none_exist = "matched" if existing else None
         elif entry.method == "PUT" and entry.query is not None:
             existing = await _conditional_target(tx, entry.res_type, entry.query, types)
@@ -101,9 +102,9 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
             max_count=ctx.settings.max_page_size,
             known_types=ctx.types,
         )
-        body = await run_search(tx.conn, search, base=base, now=now)
+        body = await run_search(await tx.connection(), search, base=base, now=now)
         return EntryResult(HTTPStatus.OK, body=body, is_read=True)
-    found = await read_current(tx.conn, entry.res_type, entry.res_id)
+    found = await read_current(await tx.connection(), entry.res_type, entry.res_id)
     if found is None:
         raise ResourceNotFound(f"{entry.res_type}/{entry.res_id} is not known")
     if found.deleted:
@@ -151,7 +152,7 @@ async def execute(
             await resolve_ids(tx, [entry], ctx.types)
         assert entry.res_id is not None
         if entry.if_none_exist == "matched":
-            found = await read_current(tx.conn, entry.res_type, entry.res_id)
+            found = await read_current(await tx.connection(), entry.res_type, entry.res_id)
             assert found is not None
             return EntryResult.written(
                 writes.WriteOutcome(
@@ -164,7 +165,9 @@ async def execute(
                 )
             )
         return EntryResult.written(
-            await writes.create(tx, entry.resource, now=now, res_id=entry.res_id)
+            await writes.create(
+                tx, entry.resource, now=now, res_id=entry.res_id, fresh=entry.fresh_id
+            )
         )
     if entry.res_id is None:
         await resolve_ids(tx, [entry], ctx.types)

@@ -87,7 +87,7 @@ async def _write(
     version_id = current.version_id + 1 if current else 1
     content = _stamp(resource, res_id, version_id, now)
     res_type = resource["resourceType"]
-    await tx.put(
+    tx.put(
         res_type=res_type,
         res_id=res_id,
         version_id=version_id,
@@ -114,11 +114,21 @@ def _kept(current: StoredVersion) -> WriteOutcome:
 
 
 async def create(
-    tx: WriteTx, resource: dict[str, Any], *, now: int, res_id: str | None = None
+    tx: WriteTx,
+    resource: dict[str, Any],
+    *,
+    now: int,
+    res_id: str | None = None,
+    fresh: bool = False,
 ) -> WriteOutcome:
-    """Create with a server-assigned id (any id in the body is ignored, as the spec says)."""
-    res_id = res_id or new_id()
-    current = await tx.current(resource["resourceType"], res_id)
+    """Create with a server-assigned id (any id in the body is ignored, as the spec says).
+
+    A freshly generated id (``fresh``, or no id given) cannot exist yet, so no lookup or lock
+    is needed: creates in a Bundle are just queued.
+    """
+    if res_id is None:
+        res_id, fresh = new_id(), True
+    current = None if fresh else await tx.current(resource["resourceType"], res_id)
     return await _write(tx, resource, res_id, current, method="POST", now=now)
 
 
@@ -163,7 +173,7 @@ async def delete(
         last = current.last_updated if current else now
         return WriteOutcome(HTTPStatus.NO_CONTENT, res_type, res_id, version, last, None)
     version_id = current.version_id + 1
-    await tx.delete(res_type=res_type, res_id=res_id, version_id=version_id, last_updated=now)
+    tx.delete(res_type=res_type, res_id=res_id, version_id=version_id, last_updated=now)
     return WriteOutcome(HTTPStatus.NO_CONTENT, res_type, res_id, version_id, now, None)
 
 
@@ -206,7 +216,7 @@ async def match_one(tx: WriteTx, criteria: SearchRequest, lock_name: str) -> str
     conditional creates yield exactly one resource.
     """
     await tx.lock(f"conditional:{lock_name}")
-    ids = await find_ids(tx.conn, criteria, limit=2)
+    ids = await find_ids(await tx.connection(), criteria, limit=2)
     if len(ids) > 1:
         raise MultipleMatches(
             f"The criteria '{lock_name}' match more than one resource; be more selective"

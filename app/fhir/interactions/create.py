@@ -33,7 +33,7 @@ async def create(request: Request) -> Response:
             criteria, key = criteria_request(res_type, parse_criteria(if_none_exist), ctx.types)
             existing = await writes.match_one(tx, criteria, key)
             if existing is not None:
-                found = await read_current(tx.conn, res_type, existing)
+                found = await read_current(await tx.connection(), res_type, existing)
                 assert found is not None
                 outcome = writes.WriteOutcome(
                     HTTPStatus.OK,
