@@ -144,3 +144,11 @@ class UnsupportedMediaType(FhirError):
 class PayloadTooLarge(FhirError):
     status: HTTPStatus = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     issue_code: str = "too-costly"
+
+
+@dataclass
+class Transient(FhirError):
+    """The database could not serialize this request with a concurrent one; retry it."""
+
+    status: HTTPStatus = HTTPStatus.SERVICE_UNAVAILABLE
+    issue_code: str = "transient"

@@ -1,7 +1,7 @@
 """The FHIR interaction table, read top to bottom like the RESTful API page of the spec.
 
-Routes are registered from this table and the CapabilityStatement is generated from it, so
-what we claim and what we serve cannot drift apart.
+The dispatcher (app.fhir.dispatch) and the CapabilityStatement are both built from this
+table, so what we claim and what we serve cannot drift apart.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -67,18 +66,3 @@ def interaction_codes(level: str) -> list[str]:
         if route.level == level:
             codes.extend(c for c in route.codes if c not in codes)
     return codes
-
-
-def build_router(prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix)
-    for route in ROUTES:
-        # The base answers with and without a trailing slash: no redirects for POST bodies.
-        for path in (route.path, "/") if route.path == "" else (route.path,):
-            router.add_api_route(
-                path,
-                route.handler,
-                methods=[route.method],
-                name=f"{route.codes[0]}:{route.method}:{path}",
-                include_in_schema=path == route.path,
-            )
-    return router

@@ -25,9 +25,12 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from app.errors import Transient
+
 Row = Sequence[Any]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_RETRY = {"Retry-After": "1"}
 
 
 @lru_cache(maxsize=1024)
@@ -172,7 +175,10 @@ class SqliteDatabase:
             conn = self._writer
             if conn is None:
                 raise RuntimeError("database is not open")
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # busy timeout ran out
+                raise Transient(f"The database is busy: {exc}", headers=_RETRY) from exc
             try:
                 yield SqliteConnection(conn)
             except BaseException:
@@ -220,8 +226,16 @@ class PgDatabase:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
-        async with self._get_pool().acquire() as conn, conn.transaction():
-            yield PgConnection(conn)
+        try:
+            async with self._get_pool().acquire() as conn, conn.transaction():
+                yield PgConnection(conn)
+        except (
+            asyncpg.exceptions.DeadlockDetectedError,
+            asyncpg.exceptions.SerializationError,
+        ) as exc:
+            raise Transient(
+                f"A concurrent transaction touched the same resources: {exc}", headers=_RETRY
+            ) from exc
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = await self._get_pool().fetchrow(sql, *args)
