@@ -121,19 +121,26 @@ def parse_entry(index: int, raw: Any, base: str) -> Entry:
 
 
 def rewrite_references(node: Any, mapping: dict[str, str]) -> list[str]:
-    """Replace mapped reference strings in place; return the conditional references seen."""
+    """Replace mapped reference strings in place; return the conditional references seen.
+
+    Written as a flat loop with exact type checks: it visits every node of every resource in
+    a transaction, so it sits on the ingest hot path.
+    """
     conditional: list[str] = []
-    stack = [node]
+    stack: list[Any] = [node]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
+        item = pop()
+        values = item.values() if type(item) is dict else item
+        if type(item) is dict:
             ref = item.get("reference")
-            if isinstance(ref, str):
+            if type(ref) is str:
                 if ref in mapping:
                     item["reference"] = mapping[ref]
                 elif "?" in ref and not ref.startswith(("http:", "https:", "urn:")):
                     conditional.append(ref)
-            stack.extend(v for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, dict | list))
+        for value in values:
+            kind = type(value)
+            if kind is dict or kind is list:
+                push(value)
     return conditional

@@ -59,7 +59,8 @@ async def _conditional_target(
 
 
 async def resolve_ids(tx: WriteTx, entries: list[Entry], types: frozenset[str]) -> dict[str, str]:
-    """Decide every created/updated id up front and map full URLs and conditional refs to them."""
+    """Decide every created/updated id up front, map full URLs and conditional references to
+    them, and rewrite the references in every entry's resource."""
     mapping: dict[str, str] = {}
     for entry in entries:
         if entry.method == "POST":
@@ -80,17 +81,27 @@ async def resolve_ids(tx: WriteTx, entries: list[Entry], types: frozenset[str]) 
     for entry in entries:
         if entry.resource is None:
             continue
-        for ref in rewrite_references(entry.resource, mapping):
-            if ref in mapping:
-                continue
-            target_type, _, query = ref.partition("?")
-            if target_type not in types:
-                raise InvalidRequest(f"Conditional reference '{ref}' names no resource type")
-            found = await _conditional_target(tx, target_type, parse_criteria(query), types)
-            if found is None:
-                raise ResourceNotFound(f"Conditional reference '{ref}' matches no resource")
-            mapping[ref] = f"{target_type}/{found}"
+        conditional = rewrite_references(entry.resource, mapping)
+        if conditional:
+            await _resolve_conditional_references(tx, conditional, mapping, types)
+            rewrite_references(entry.resource, mapping)
     return mapping
+
+
+async def _resolve_conditional_references(
+    tx: WriteTx, references: list[str], mapping: dict[str, str], types: frozenset[str]
+) -> None:
+    """Each ``Type?criteria`` reference must match exactly one resource (spec: transaction)."""
+    for ref in references:
+        if ref in mapping:
+            continue
+        target_type, _, query = ref.partition("?")
+        if target_type not in types:
+            raise InvalidRequest(f"Conditional reference '{ref}' names no resource type")
+        found = await _conditional_target(tx, target_type, parse_criteria(query), types)
+        if found is None:
+            raise ResourceNotFound(f"Conditional reference '{ref}' matches no resource")
+        mapping[ref] = f"{target_type}/{found}"
 
 
 async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int) -> EntryResult:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from functools import lru_cache
 from datetime import UTC, datetime, timedelta, timezone
 
 _DATE = re.compile(
@@ -74,6 +75,7 @@ def parse_range(text: str) -> tuple[int, int]:
     return _micros(moment), _micros(moment) + US - 1
 
 
+@lru_cache(maxsize=256)
 def format_instant(micros: int) -> str:
     """An R4 instant string with millisecond precision, e.g. 2026-11-26T01:20:00.123Z."""
     moment = _EPOCH + timedelta(microseconds=micros)

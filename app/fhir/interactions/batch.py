@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import FhirError, InvalidRequest, Issue, PayloadTooLarge, StructureError
-from app.fhir.bundle_entries import ORDER, Entry, parse_entry, rewrite_references
+from app.fhir.bundle_entries import ORDER, Entry, parse_entry
 from app.fhir.bundles import bundle, status_line
 from app.fhir.context import FhirContext, base_url, context
 from app.fhir.entry_actions import EntryResult, execute, resolve_ids
@@ -107,11 +107,7 @@ async def _transaction(ctx: FhirContext, entries: list[Entry], base: str) -> lis
         now = ctx.now()
         current: Entry | None = None
         try:
-            mapping = await resolve_ids(tx, ordered, ctx.types)
-            for entry in ordered:
-                current = entry
-                if entry.resource is not None:
-                    rewrite_references(entry.resource, mapping)
+            await resolve_ids(tx, ordered, ctx.types)
             for entry in ordered:
                 current = entry
                 results[entry.index] = await execute(tx, entry, ctx, base=base, now=now)
