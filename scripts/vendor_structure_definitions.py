@@ -69,6 +69,7 @@ def _ext(items: list[dict[str, Any]], url: str) -> Any:
 
 
 def _primitives(sds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """JSON kind comes from the base chain (positiveInt -> integer), as does maxLength."""
     by_id = {sd["id"]: sd for sd in sds if sd["kind"] == "primitive-type"}
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(by_id):
@@ -97,6 +98,8 @@ def _primitives(sds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _type_code(sd: dict[str, Any], el: dict[str, Any], t: dict[str, Any]) -> str:
+    """The FHIR type to validate against: FHIRPath System types map back to FHIR primitives,
+    and a core profile on the type (SimpleQuantity) is validated as that profile."""
     code: str = t["code"]
     if code.startswith("http://hl7.org/fhirpath/System."):
         # Resource.id is an `id` in the R4 spec although the snapshot only says System.String.
@@ -115,9 +118,10 @@ def _max(value: str) -> int:
 
 
 def _compile_sd(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> None:
+    """Add one SD's elements to `types`; backbone elements become types named by path."""
     elements = sd["snapshot"]["element"]
-    root_path = elements[0]["path"]
-    name = sd["id"]
+    root_path: str = elements[0]["path"]
+    name: str = sd["id"]
 
     def owner_name(path: str) -> str:
         return name + path[len(root_path) :]
@@ -126,6 +130,9 @@ def _compile_sd(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> N
     types.setdefault(name, {})
     for el in elements[1:]:
         path: str = el["path"]
+        if el["max"] != "0" and (el["max"] == "1") != (el["base"]["max"] == "1"):
+            # JSON arrays follow the base max; the table derives them from max.
+            raise SystemExit(f"{path}: max {el['max']} but base max {el['base']['max']}")
         parent, _, prop = path.rpartition(".")
         owner = types.setdefault(owner_name(parent), {})
         has_children = any(p.startswith(path + ".") for p in paths)

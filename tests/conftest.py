@@ -37,7 +37,9 @@ class Backend:
 
     def settings(self, **overrides: object) -> Settings:
         return Settings(
-            database_url=self.url, database_schema=self.schema, **overrides  # type: ignore[arg-type]
+            database_url=self.url,
+            database_schema=self.schema,
+            **overrides,  # type: ignore[arg-type]
         )
 
 
@@ -48,7 +50,9 @@ def _drop_schema(url: str, schema: str) -> None:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "test.sqlite3"
         found = Backend("sqlite", f"sqlite:///{path}", None)

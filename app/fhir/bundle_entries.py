@@ -95,6 +95,13 @@ def parse_entry(index: int, raw: Any, base: str) -> Entry:
     if not isinstance(url, str) or not url:
         raise _fail(index, "request.url is required", ".request.url")
     res_type, res_id, version, query = _split_url(index, url, base)
+    if method == "PUT" and res_id is None and query is None:
+        raise _fail(index, "a PUT needs Type/id or Type?criteria in request.url", ".request.url")
+    for name in ("ifMatch", "ifNoneExist", "ifNoneMatch"):
+        if not isinstance(request.get(name, ""), str):
+            raise _fail(index, f"request.{name} must be a string", f".request.{name}")
+    if not isinstance(raw.get("fullUrl", ""), str):
+        raise _fail(index, "fullUrl must be a string", ".fullUrl")
     resource, patch = raw.get("resource"), None
     if method == "PATCH":
         patch, resource = _patch_body(index, resource), None

@@ -7,11 +7,18 @@ rewritten before any resource is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
-from app.errors import FhirError, InvalidRequest, ResourceGone, ResourceNotFound, operation_outcome
+from app.errors import (
+    FhirError,
+    InvalidRequest,
+    Issue,
+    ResourceGone,
+    ResourceNotFound,
+    operation_outcome,
+)
 from app.fhir import writes
 from app.fhir.bundle_entries import Entry, rewrite_references
 from app.fhir.conditional import criteria_request
@@ -20,7 +27,7 @@ from app.fhir.headers import parse_criteria, parse_etag
 from app.fhir.interactions.search import run_search
 from app.search.dates import format_instant
 from app.search.request import parse_search
-from app.storage.store import WriteTx, read_current
+from app.storage.store import WriteTx, read_current, read_version
 
 
 @dataclass(slots=True)
@@ -51,6 +58,22 @@ class EntryResult:
         return cls(status=error.status, outcome=operation_outcome(error.all_issues()))
 
 
+def in_entry(error: FhirError, entry: Entry) -> FhirError:
+    """Name the failing entry in the error, keeping its status."""
+    issues = [
+        Issue(
+            i.severity,
+            i.code,
+            i.diagnostics
+            if i.diagnostics.startswith("Bundle.entry")
+            else f"{entry.where}: {i.diagnostics}",
+            i.expression or (entry.where,),
+        )
+        for i in error.all_issues()
+    ]
+    return replace(error, diagnostics=issues[0].diagnostics, issues=issues)
+
+
 async def _conditional_target(
     tx: WriteTx, res_type: str, params: list[tuple[str, str]], types: frozenset[str]
 ) -> str | None:
@@ -63,19 +86,10 @@ async def resolve_ids(tx: WriteTx, entries: list[Entry], types: frozenset[str]) 
     them, and rewrite the references in every entry's resource."""
     mapping: dict[str, str] = {}
     for entry in entries:
-        if entry.method == "POST":
-            existing = None
-            if entry.if_none_exist:
-                existing = await _conditional_target(
-                    tx, entry.res_type, parse_criteria(entry.if_none_exist), types
-                )
-            entry.res_id = existing or writes.new_id()
-            entry.fresh_id = existing is None
-            entry.if_none_exist = "matched" if existing else None
-        elif entry.method == "PUT" and entry.query is not None:
-            existing = await _conditional_target(tx, entry.res_type, entry.query, types)
-            body_id = entry.resource.get("id") if entry.resource else None
-            entry.res_id = existing or body_id or writes.new_id()
+        try:
+            await _resolve_id(tx, entry, types)
+        except FhirError as exc:
+            raise in_entry(exc, entry) from None
         if entry.full_url and entry.res_id and entry.method in ("POST", "PUT"):
             mapping[entry.full_url] = f"{entry.res_type}/{entry.res_id}"
     for entry in entries:
@@ -83,9 +97,28 @@ async def resolve_ids(tx: WriteTx, entries: list[Entry], types: frozenset[str]) 
             continue
         conditional = rewrite_references(entry.resource, mapping)
         if conditional:
-            await _resolve_conditional_references(tx, conditional, mapping, types)
+            try:
+                await _resolve_conditional_references(tx, conditional, mapping, types)
+            except FhirError as exc:
+                raise in_entry(exc, entry) from None
             rewrite_references(entry.resource, mapping)
     return mapping
+
+
+async def _resolve_id(tx: WriteTx, entry: Entry, types: frozenset[str]) -> None:
+    if entry.method == "POST":
+        existing = None
+        if entry.if_none_exist:
+            existing = await _conditional_target(
+                tx, entry.res_type, parse_criteria(entry.if_none_exist), types
+            )
+        entry.res_id = existing or writes.new_id()
+        entry.fresh_id = existing is None
+        entry.if_none_exist = "matched" if existing else None
+    elif entry.method == "PUT" and entry.query is not None:
+        existing = await _conditional_target(tx, entry.res_type, entry.query, types)
+        body_id = entry.resource.get("id") if entry.resource else None
+        entry.res_id = existing or body_id or writes.new_id()
 
 
 async def _resolve_conditional_references(
@@ -115,9 +148,18 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
         )
         body = await run_search(await tx.connection(), search, base=base, now=now)
         return EntryResult(HTTPStatus.OK, body=body, is_read=True)
-    found = await read_current(await tx.connection(), entry.res_type, entry.res_id)
+    conn = await tx.connection()
+    if entry.version is None:
+        found = await read_current(conn, entry.res_type, entry.res_id)
+    elif entry.version.isdigit():
+        found = await read_version(conn, entry.res_type, entry.res_id, int(entry.version))
+    else:
+        raise InvalidRequest(f"'{entry.version}' is not a version id (a positive integer)")
     if found is None:
-        raise ResourceNotFound(f"{entry.res_type}/{entry.res_id} is not known")
+        raise ResourceNotFound(
+            f"{entry.res_type}/{entry.res_id} is not known"
+            + (f" at version {entry.version}" if entry.version else "")
+        )
     if found.deleted:
         raise ResourceGone(f"{entry.res_type}/{entry.res_id} was deleted")
     return EntryResult(

@@ -38,24 +38,23 @@ class _Sql:
 
 
 def _date_condition(sql: _Sql, value: DateValue, column: str) -> str:
-    low, high = sql.arg(value.low), sql.arg(value.high)
+    # Bind only the bounds a prefix uses: PostgreSQL cannot type an unused parameter.
     match value.prefix:
         case "eq":
-            return f"({column} >= {low} AND {column} <= {high})"
+            return f"({column} >= {sql.arg(value.low)} AND {column} <= {sql.arg(value.high)})"
         case "ne":
-            return f"({column} < {low} OR {column} > {high})"
+            return f"({column} < {sql.arg(value.low)} OR {column} > {sql.arg(value.high)})"
         case "gt" | "sa":
-            return f"{column} > {high}"
+            return f"{column} > {sql.arg(value.high)}"
         case "lt" | "eb":
-            return f"{column} < {low}"
+            return f"{column} < {sql.arg(value.low)}"
         case "ge":
-            return f"{column} >= {low}"
+            return f"{column} >= {sql.arg(value.low)}"
         case "le":
-            return f"{column} <= {high}"
+            return f"{column} <= {sql.arg(value.high)}"
         case _:  # ap: within 10% of the range's width either side, at least a day
             width = max((value.high - value.low) // 10, 86_400_000_000)
-            sql.args[-2] = value.low - width
-            sql.args[-1] = value.high + width
+            low, high = sql.arg(value.low - width), sql.arg(value.high + width)
             return f"({column} >= {low} AND {column} <= {high})"
 
 
@@ -117,6 +116,8 @@ async def count(conn: Connection, request: SearchRequest) -> int:
 
 
 async def search(conn: Connection, request: SearchRequest) -> SearchPage:
+    if request.count == 0:  # _count=0 asks for the total only (R4 search.html#count)
+        return SearchPage([], None, await count(conn, request))
     sql = _build(request, _types(request))
     if request.cursor:
         cursor_type, _, cursor_id = request.cursor.rpartition("/")

@@ -69,6 +69,15 @@ async def read_current(conn: Connection, res_type: str, res_id: str) -> StoredVe
     return _version(row) if row else None
 
 
+async def read_version(
+    conn: Connection, res_type: str, res_id: str, version_id: int
+) -> StoredVersion | None:
+    if not 0 < version_id < 2**31:  # no such version; and the drivers reject larger ints
+        return None
+    row = await conn.fetchrow(_SELECT_VERSION, res_type, res_id, version_id)
+    return _version(row) if row else None
+
+
 class WriteTx:
     """One open write transaction: the only way to change stored resources.
 
@@ -154,6 +163,8 @@ class ResourceStore:
         return _version(row) if row else None
 
     async def vread(self, res_type: str, res_id: str, version_id: int) -> StoredVersion | None:
+        if not 0 < version_id < 2**31:  # no such version; and the drivers reject larger ints
+            return None
         row = await self.db.fetchrow(_SELECT_VERSION, res_type, res_id, version_id)
         return _version(row) if row else None
 

@@ -4,9 +4,9 @@ The regexes come from the vendored StructureDefinitions and are compiled with `r
 so `\\s`/`\\S` mean what they mean to the Java validator and in XML Schema (a no-break space
 is not whitespace). Where the published regex is either slow or dangerous on large input
 (`base64Binary` backtracks on whitespace runs; `string` is only a ban on two control
-characters) an equivalent linear check replaces it. Each checker returns None on success,
-so the common case costs one type test and one regex match; explanations are only built
-for values that fail.
+characters) an equivalent linear check replaces it. The SD regexes also allow 31 days in
+every month, so dates get a calendar check. Each checker returns None on success with one
+call and one regex match; explanations are only built for values that fail.
 """
 
 from __future__ import annotations
@@ -15,23 +15,32 @@ import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from app.validation.definitions import Primitive
+from app.validation.xhtml import check_xhtml
 
 INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1
 SHOWN_CHARS: Final = 60
 
+# Checked on uri/url/canonical values too, as the Java validator does.
+_OID: Final = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+", re.ASCII)
+_UUID: Final = re.compile(
+    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII
+)
+_URI_PREFIXES_TO_CHECK: Final = ("urn:", "oid:", "uuid:")
 _B64_BODY: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}", re.ASCII)
 _STRING_BAD_CHAR: Final = re.compile(r"[^ \r\n\t\S]", re.ASCII)
+_WS: Final = " \r\n\t"
 _LOOSE_TEMPORAL: Final = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d\d)(?:-(?P<day>\d\d)"
     r"(?:T(?P<hour>\d\d):(?P<minute>\d\d)(?::(?P<second>\d\d)(?:\.\d+)?)?"
     r"(?P<tz>Z|[+-]\d\d:\d\d)?)?)?)?",
     re.ASCII,
 )
-_LOOSE_TIME: Final = re.compile(r"(?P<hour>\d\d):(?P<minute>\d\d)(?::(?P<second>\d\d)(?:\.\d+)?)?")
+_LOOSE_TIME: Final = re.compile(
+    r"(?P<hour>\d\d):(?P<minute>\d\d)(?::(?P<second>\d\d)(?:\.\d+)?)?", re.ASCII
+)
 _TEMPORAL_FORMS: Final = {
     "date": "expected YYYY, YYYY-MM or YYYY-MM-DD",
     "dateTime": "expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss(.sss)(Z|+hh:mm)",
@@ -46,9 +55,6 @@ _FORMAT_HINTS: Final = {
     "canonical": "a canonical URL cannot contain whitespace",
     "oid": "expected urn:oid: followed by a dotted OID, e.g. urn:oid:2.16.840.1.113883",
     "uuid": "expected urn:uuid: followed by a lowercase UUID",
-    "boolean": "expected true or false",
-    "positiveInt": "must be at least 1",
-    "unsignedInt": "must be at least 0",
 }
 _JSON_NAMES: Final = {bool: "boolean", int: "number", float: "number", str: "string"}
 _JSON_NAMES_BY_KIND: Final = {
@@ -57,6 +63,19 @@ _JSON_NAMES_BY_KIND: Final = {
     "integer": "a JSON number (integer)",
     "number": "a JSON number",
 }
+
+
+JsonKind = Literal["string", "boolean", "integer", "number"]
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """A FHIR primitive type: which JSON value carries it and which lexical rule it obeys."""
+
+    name: str
+    json: JsonKind
+    regex: re.Pattern[str] | None
+    max_length: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,63 +165,131 @@ def _temporal_range_problem(parts: dict[str, str | None]) -> str | None:
     return None
 
 
+def base64_length(value: str) -> int | None:
+    """The decoded size of base64 text (whitespace allowed), or None if it is not base64.
+
+    Replaces the SD regex, which backtracks badly on long values with many line breaks.
+    """
+    body = value
+    if _B64_BODY.fullmatch(value) is None:  # line-wrapped, or not base64 at all
+        body = "".join(value.split())
+        if _B64_BODY.fullmatch(body) is None:
+            return None
+    if len(body) % 4:
+        return None
+    return len(body) // 4 * 3 - (len(body) - len(body.rstrip("=")))
+
+
 def _day_exists(value: str) -> bool:
     """The SD regexes allow 31 days in every month; the calendar does not."""
-    if len(value) < 10 or value[8] < "2" or value[8:10] < "29":
+    if len(value) < 10 or value[8:10] < "29":
         return True
     year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
     return day <= calendar.monthrange(year, month)[1]
 
 
 def _string_checker(prim: Primitive) -> Checker:
-    regex, max_length, name = prim.regex, prim.max_length, prim.name
-    temporal = name in _TEMPORAL_FORMS
-    uri_like = name in ("uri", "url", "canonical")
-    trims = name == "string"
-    uses_regex = regex is not None and name not in ("string", "markdown", "base64Binary")
+    """A one-call fast path per kind of string primitive; `_string_finding` explains failures."""
+    regex, name = prim.regex, prim.name
+    max_length = prim.max_length or INT32_MAX
 
-    def check(value: Any) -> Finding | None:
-        if type(value) is not str:
-            return _wrong_type(prim, value)
-        if not value:
-            return Finding(
-                "error", "structure", f"Empty {name} value", "omit the element instead of ''"
-            )
-        if max_length is not None and len(value) > max_length:
-            return _invalid(prim, value, f"longer than the maximum of {max_length:,} characters")
-        if uses_regex and regex is not None and regex.fullmatch(value) is None:
-            if temporal:
-                return _invalid(prim, value, explain_temporal(name, value))
-            return _invalid(prim, value, _FORMAT_HINTS.get(name, f"must match {regex.pattern}"))
-        if temporal and not _day_exists(value):
-            return _invalid(prim, value, explain_temporal(name, value))
-        if uri_like:
-            return _check_uri_scheme(prim, value)
-        if not uses_regex:
-            return _check_free_text(prim, value, trims)
+    def explain(value: Any) -> Finding | None:
+        return _string_finding(prim, value)
+
+    if name in ("string", "markdown"):
+        trims = name == "string"
+        bad_char = _STRING_BAD_CHAR.search
+
+        def check_text(value: Any) -> Finding | None:
+            if (
+                type(value) is str
+                and value
+                and len(value) <= max_length
+                and bad_char(value) is None
+                and not (trims and (value[0] in _WS or value[-1] in _WS))
+            ):
+                return None
+            return _string_finding(prim, value)
+
+        return check_text
+    if regex is None or name == "base64Binary":
+        return explain
+    fullmatch = regex.fullmatch
+    if name in _TEMPORAL_FORMS:
+
+        def check_temporal(value: Any) -> Finding | None:
+            if (
+                type(value) is str
+                and fullmatch(value) is not None
+                and (len(value) < 10 or value[8:10] < "29")
+            ):
+                return None
+            return _string_finding(prim, value)
+
+        return check_temporal
+
+    def check_form(value: Any) -> Finding | None:
+        if (
+            type(value) is str
+            and value
+            and len(value) <= max_length
+            and fullmatch(value) is not None
+            and not value.startswith(_URI_PREFIXES_TO_CHECK)
+        ):
+            return None
+        return _string_finding(prim, value)
+
+    return check_form
+
+
+def _string_finding(prim: Primitive, value: Any) -> Finding | None:
+    """Every rule for a string-based primitive, in the order a person would fix them."""
+    name, regex = prim.name, prim.regex
+    if type(value) is not str:
+        return _wrong_type(prim, value)
+    if not value:
+        return Finding(
+            "error", "structure", f"Empty {name} value", "omit the element instead of ''"
+        )
+    if prim.max_length is not None and len(value) > prim.max_length:
+        return _invalid(prim, value, f"longer than the maximum of {prim.max_length:,} characters")
+    if name == "base64Binary":
+        if base64_length(value) is None:
+            return _invalid(prim, value, "not valid base64 (A-Z a-z 0-9 + / in groups of 4)")
         return None
-
-    return check
+    if name in ("string", "markdown"):
+        return _check_text(prim, value)
+    if regex is not None and regex.fullmatch(value) is None:
+        if name in _TEMPORAL_FORMS:
+            return _invalid(prim, value, explain_temporal(name, value))
+        return _invalid(prim, value, _FORMAT_HINTS.get(name, f"must match {regex.pattern}"))
+    if name in _TEMPORAL_FORMS and not _day_exists(value):
+        return _invalid(prim, value, explain_temporal(name, value))
+    if name in ("uri", "url", "canonical"):
+        return _check_uri_scheme(prim, value)
+    return None
 
 
 def _check_uri_scheme(prim: Primitive, value: str) -> Finding | None:
-    if value.startswith("urn:oid:") and _OID.fullmatch(value) is None:
+    """A uri that claims to be an OID or UUID URN must be one (a #fragment may follow)."""
+    if value.startswith(("oid:", "uuid:")):
+        scheme = value.partition(":")[0]
+        return _invalid(prim, value, f"an {scheme.upper()} URI starts urn:{scheme}:, not {scheme}:")
+    if not value.startswith("urn:"):
+        return None
+    urn = value.partition("#")[0]
+    if urn.startswith("urn:oid:") and _OID.fullmatch(urn) is None:
         return _invalid(prim, value, _FORMAT_HINTS["oid"])
-    if value.startswith("urn:uuid:") and _UUID.fullmatch(value) is None:
+    if urn.startswith("urn:uuid:") and _UUID.fullmatch(urn) is None:
         return _invalid(prim, value, _FORMAT_HINTS["uuid"])
     return None
 
 
-def _check_free_text(prim: Primitive, value: str, trims: bool) -> Finding | None:
-    if prim.name == "base64Binary":
-        body = "".join(value.split())
-        if len(body) % 4 or _B64_BODY.fullmatch(body) is None:
-            return _invalid(prim, value, "not valid base64 (A-Z a-z 0-9 + / in groups of 4)")
-        return None
+def _check_text(prim: Primitive, value: str) -> Finding | None:
     bad = _STRING_BAD_CHAR.search(value)
     if bad is not None:
         return _invalid(prim, value, f"contains the control character U+{ord(bad[0]):04X}")
-    if trims and (value[0] in " \r\n\t" or value[-1] in " \r\n\t"):
+    if prim.name == "string" and (value[0] in _WS or value[-1] in _WS):
         reason = "value should not start or finish with whitespace"
         return Finding("warning", "value", f"Untrimmed string {show(value)}", reason)
     return None
@@ -240,11 +327,13 @@ def _boolean_checker(prim: Primitive) -> Checker:
 
 
 def _xhtml_checker(prim: Primitive) -> Checker:
-    from app.validation.xhtml import check_xhtml
-
     def check(value: Any) -> Finding | None:
         if type(value) is not str:
             return _wrong_type(prim, value)
+        if not value:
+            return Finding(
+                "error", "structure", "Empty xhtml value", "omit the element instead of ''"
+            )
         reason = check_xhtml(value)
         if reason is not None:
             return Finding("error", "value", "Invalid narrative XHTML", reason)
@@ -264,9 +353,3 @@ def make_checker(prim: Primitive) -> Checker:
     if prim.json == "number":
         return _decimal_checker(prim)
     return _string_checker(prim)
-
-
-_OID: Final = re.compile(r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+", re.ASCII)
-_UUID: Final = re.compile(
-    r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII
-)

@@ -1,85 +1,101 @@
 """Structural validation of a FHIR R4 (4.0.1) JSON resource against the base specification.
 
 `validate_structure` walks the parsed JSON once against the element table compiled from the
-official R4 StructureDefinition snapshots (see `definitions.py`) and reports every problem:
+official R4 StructureDefinition snapshots (`definitions.py`) and reports every problem:
 unknown or abstract resource types, unknown properties, cardinality (missing required
 elements, a list where at most one value is allowed, a single value where FHIR JSON needs an
-array), empty arrays/objects/strings, JSON value types and lexical forms of primitives,
-choice elements with more than one variant, `_element` siblings, extensions (url, one value,
-ext-1), narrative XHTML and nested resources (`contained`, `Bundle.entry.resource`,
-`Parameters.parameter.resource`), each checked against its own type. Profiles, terminology
-bindings and FHIRPath invariants (beyond ele-1 and ext-1) are other layers' work.
+array), empty arrays/objects/strings and nulls, JSON value types and lexical forms of
+primitives (`primitives.py`), choice elements with more than one variant, `_element`
+siblings, extensions (url, one value, ext-1), ele-1, narrative XHTML (`xhtml.py`) and nested
+resources (`contained`, `Bundle.entry.resource`, `Parameters.parameter.resource`), each
+checked against its own type. Profiles, terminology bindings and the other FHIRPath
+invariants are later layers' work; a `meta.profile` is not looked at here.
 
-Locations (`Issue.expression`) follow the HL7 Java validator, so our messages line up with
-what implementers see from the reference validator:
+Locations (`Issue.expression`, one FHIRPath per issue) follow the HL7 Java validator, so they
+line up with what implementers see from the reference validator:
 
 * list items always carry their index: ``Patient.name[0].given[1]``;
-* choice elements use ``ofType``: ``Observation.value.ofType(Quantity).value``;
-* a nested resource is marked with a FHIRPath comment naming it, then the path continues:
-  ``Bundle.entry[0].resource/*Patient/p1*/.birthDate``, ``Patient.contained[0]/*Organization/o1*/.name``
-  (``null`` stands in for a missing id, as in the Java validator);
-* extensions on a primitive (`_birthDate`) are reported on the primitive:
-  ``Patient.birthDate.extension[0].url``.
+* a choice element is written with ``ofType``: ``Observation.value.ofType(Quantity).value``
+  (a rule about the choice as a whole is reported at ``Observation.value[x]``);
+* a nested resource is marked with a FHIRPath comment naming it and the path continues:
+  ``Bundle.entry[0].resource/*Patient/p1*/.birthDate``,
+  ``Patient.contained[0]/*Organization/o1*/.name`` (``null`` stands in for a missing id,
+  as in the Java validator);
+* a `_birthDate` sibling is reported on its primitive: ``Patient.birthDate.extension[0].url``;
+* an unknown property is reported at its own name: ``Patient.foo``.
 
-This is the structural layer only (see ADR 0004 for why the compiled walk, not the R4B
-pydantic models, is the check of record); it never raises for bad input, it returns issues.
+Issue codes: ``structure`` (unknown element, wrong JSON type, malformed or empty),
+``required`` (min not met), ``value`` (a primitive's lexical form), ``invariant`` (ele-1,
+ext-1). Severity is ``error`` except the advisory untrimmed-string rule (``warning``).
+ADR 0004 records why this compiled walk, not the R4B pydantic models, is the check of record.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from app.errors import Issue
 from app.validation.definitions import Definitions, ElementDef, TypeDef, load_definitions
-from app.validation.primitives import Checker, Finding, json_kind, make_checker, show
+from app.validation.primitives import Finding, json_kind, show
 
-__all__ = ["validate_structure"]
+__all__ = ["MAX_ISSUES", "validate_structure"]
 
-_ROOT_UNKNOWN: Final = "Resource"
-# Enough for anyone to act on; stops a 50 MB bad Bundle from producing a 50 MB outcome.
+# Enough for anyone to act on; stops a 50 MB broken Bundle producing a 50 MB outcome.
 MAX_ISSUES: Final = 1000
+_UNKNOWN_ROOT: Final = "Resource"
+_ABSTRACT: Final = frozenset({"Resource", "DomainResource", "MetadataResource"})
+# A scheme, then something: what the Java validator accepts as an absolute extension url.
+_ABSOLUTE_URL: Final = re.compile(r"[a-z][a-z0-9+.-]*:\S")
 
 
 class _TooManyIssues(Exception):
-    """Ends a walk that has already reported enough for anyone to act on."""
+    """Ends a walk that has already reported MAX_ISSUES."""
 
 
 class _Walker:
-    """One validation run: the definitions, per-type value checkers and the issues found."""
+    """One validation run: the definitions and the issues found so far."""
 
-    __slots__ = ("checkers", "defs", "element_type", "issues")
+    __slots__ = ("defs", "element_type", "issues")
 
-    def __init__(self, defs: Definitions, checkers: dict[str, Checker]) -> None:
+    def __init__(self, defs: Definitions) -> None:
         self.defs = defs
-        self.checkers = checkers
         self.element_type = defs.types["Element"]
         self.issues: list[Issue] = []
 
-    def report(self, code: str, path: str, diagnostics: str, severity: str = "error") -> None:
-        self.issues.append(Issue(severity, code, diagnostics, (path,)))
+    def report(self, code: str, path: str, text: str, severity: str = "error") -> None:
+        self.issues.append(Issue(severity, code, text, (path,)))
         if len(self.issues) >= MAX_ISSUES:
             raise _TooManyIssues
 
-    def report_finding(self, finding: Finding, path: str) -> None:
-        self.report(finding.code, path, f"{finding.lead} at {path}: {finding.reason}", finding.severity)
+    def found(self, finding: Finding, path: str) -> None:
+        text = f"{finding.lead} at {path}: {finding.reason}"
+        self.report(finding.code, path, text, finding.severity)
 
-    # -- resources ---------------------------------------------------------------------
+    # -- resources -------------------------------------------------------------------------
 
-    def resource(self, resource: Any, prefix: str | None) -> None:
-        where = prefix or _ROOT_UNKNOWN
+    def resource(self, resource: Any, prefix: str | None, expected: str = "Resource") -> None:
+        where = prefix or _UNKNOWN_ROOT
         if type(resource) is not dict:
-            self.report("structure", where, f"A resource must be a JSON object, got {json_kind(resource)}")
+            self.report(
+                "structure", where, f"A resource must be a JSON object, not {json_kind(resource)}"
+            )
             return
         resource_type = resource.get("resourceType")
         if resource_type is None:
-            self.report("required", where, "The resource has no resourceType")
+            self.report("required", where, f"{where}: the resource has no resourceType")
             return
         if type(resource_type) is not str:
-            self.report("structure", where, f"resourceType must be a string, got {json_kind(resource_type)}")
+            text = f"{where}: resourceType must be a string, not {json_kind(resource_type)}"
+            self.report("structure", where, text)
             return
         typedef = self.defs.resource(resource_type)
         if typedef is None:
             self.report("structure", where, _unknown_resource_type(resource_type, self.defs))
+            return
+        if expected not in ("Resource", resource_type):
+            text = f"{where}: expected resource type {expected}, got {resource_type}"
+            self.report("structure", where, text)
             return
         if prefix is None:
             path = resource_type
@@ -88,179 +104,210 @@ class _Walker:
             path = f"{prefix}/*{resource_type}/{rid if type(rid) is str else 'null'}*/"
         self.object(resource, typedef, path, is_resource=True)
 
-    # -- objects -------------------------------------------------------------------------
+    # -- objects ---------------------------------------------------------------------------
 
-    def object(self, obj: dict[str, Any], typedef: TypeDef, path: str, is_resource: bool = False) -> None:
+    def object(
+        self, obj: dict[str, Any], typedef: TypeDef, path: str, is_resource: bool = False
+    ) -> None:
+        """Check one JSON object. The hot loop: a valid primitive costs one inline call."""
         elements = typedef.elements
         chosen: dict[str, str] | None = None
         for key, value in obj.items():
             el = elements.get(key)
             if el is None:
-                if key[:1] == "_":
-                    chosen = self.primitive_extension(obj, key, value, typedef, path, chosen)
-                elif not (is_resource and key == "resourceType"):
-                    self.report("structure", f"{path}.{key}", f"Unknown element '{key}' in {_type_label(typedef)}")
+                if not is_resource or key != "resourceType":
+                    chosen = self.other_key(obj, key, typedef, path, chosen)
                 continue
             if el.choice is not None:
                 chosen = self.choose(el, key, path, chosen)
-            if el.max == 0:
-                self.report("structure", f"{path}.{el.step}", f"{path}.{el.step} is not allowed here (max 0)")
-            elif el.is_array:
+            check = el.check
+            if el.is_array:
                 self.array(obj, el, value, path)
+            elif check is not None and value is not None and type(value) is not list:
+                finding = check(value)
+                if finding is not None:
+                    self.found(finding, f"{path}.{el.step}")
             elif type(value) is list:
-                self.report(
-                    "structure", f"{path}.{el.step}", f"{path}.{el.step}: at most 1 value allowed, got a list"
-                )
+                text = f"{path}.{el.step}: at most 1 value allowed, got a list"
+                self.report("structure", f"{path}.{el.step}", text)
             else:
-                self.value(el, value, f"{path}.{el.step}")
-        for step, names in typedef.required:
-            if not any(name in obj or f"_{name}" in obj for name in names):
-                self.report("required", f"{path}.{step}", f"{path}.{step}: minimum required = 1, but only found 0")
-        if typedef.name == "Extension":
-            self.extension_rule(obj, chosen, path)
-        elif len(obj) == 1 and "id" in obj:
-            self.report("invariant", path, f"ele-1: {path} has an id but no value or children")
-
-    def choose(self, el: ElementDef, key: str, path: str, chosen: dict[str, str] | None) -> dict[str, str]:
-        assert el.choice is not None
-        if chosen is None:
-            chosen = {}
-        other = chosen.setdefault(el.choice, key)
-        if other != key:
-            self.report(
-                "structure",
-                f"{path}.{el.choice}[x]",
-                f"{path}.{el.choice}[x]: only one of its types may be present, found '{other}' and '{key}'",
-            )
-        return chosen
+                self.item(obj, el, value, f"{path}.{el.step}", None)
+        self.object_rules(obj, typedef, path, chosen)
 
     def array(self, obj: dict[str, Any], el: ElementDef, value: Any, path: str) -> None:
-        base = f"{path}.{el.step}"
+        where = f"{path}.{el.step}"
         if type(value) is not list:
-            self.report("structure", base, f"{base} must be a JSON array (it can repeat), got {json_kind(value)}")
+            text = f"{where} must be a JSON array (it can repeat), not {json_kind(value)}"
+            self.report("structure", where, text)
             return
         if not value:
-            self.report("structure", base, f"{base}: an array cannot be empty; omit the element instead")
+            self.report("structure", where, f"{where}: an array cannot be empty; omit the element")
             return
-        if el.max > 1 and len(value) > el.max:
-            self.report("structure", base, f"{base}: at most {el.max} values allowed, got {len(value)}")
+        if 0 < el.max < len(value):
+            text = f"{where}: at most {el.max} values allowed, got {len(value)}"
+            self.report("structure", where, text)
+        check = el.check
         for index, item in enumerate(value):
-            if item is None and el.primitive is not None and _has_extension_at(obj, el.name, index):
-                continue
-            self.value(el, item, f"{base}[{index}]")
+            if check is None or item is None:
+                self.item(obj, el, item, f"{where}[{index}]", index)
+            else:
+                finding = check(item)
+                if finding is not None:
+                    self.found(finding, f"{where}[{index}]")
 
-    def value(self, el: ElementDef, value: Any, path: str) -> None:
-        if value is None:
-            self.report("structure", path, f"{path}: null is not allowed; omit the element instead")
-            return
-        if el.primitive is not None:
-            finding = self.checkers[el.type_name](value)
-            if finding is not None:
-                self.report_finding(finding, path)
-        elif el.is_resource:
-            self.resource(value, path)
-        elif type(value) is not dict:
-            self.report("structure", path, f"{path}: expected a JSON object for {el.type_name}, got {json_kind(value)} {show(value)}")
-        elif not value:
-            self.report("structure", path, f"{path}: an object cannot be empty; omit the element instead")
-        else:
-            assert el.complex is not None
-            self.object(value, el.complex, path)
+    def object_rules(
+        self, obj: dict[str, Any], typedef: TypeDef, path: str, chosen: dict[str, str] | None
+    ) -> None:
+        """Rules about the object as a whole: required elements, ele-1, ext-1, type rules."""
+        for step, names in typedef.required:
+            for name in names:
+                if name in obj:
+                    break
+            else:
+                text = f"{path}.{step}: minimum required = 1, but only found 0"
+                self.report("required", f"{path}.{step}", text)
+        if typedef.is_extension:
+            self.extension_rule(obj, typedef, chosen, path)
+        elif len(obj) == 1 and "id" in obj and typedef is not self.element_type:
+            self.report("invariant", path, f"ele-1: {path} has an id but no value or children")
+        if typedef.rule is not None:
+            for code, where, text in typedef.rule(obj, path):
+                self.report(code, where, text)
 
-    # -- primitive extensions (`_name`) and extensions ------------------------------------
-
-    def primitive_extension(
+    def other_key(
         self,
         obj: dict[str, Any],
         key: str,
-        value: Any,
         typedef: TypeDef,
         path: str,
         chosen: dict[str, str] | None,
     ) -> dict[str, str] | None:
-        el = typedef.elements.get(key[1:])
-        if el is None or el.primitive is None or el.primitive.name == "xhtml":
-            self.report("structure", f"{path}.{key}", f"Unknown element '{key}' in {_type_label(typedef)}")
-            return chosen
-        if el.choice is not None:
-            chosen = self.choose(el, el.name, path, chosen)
-        base = f"{path}.{el.step}"
-        if not el.is_array:
-            self.element_object(value, base, key)
-            return chosen
-        if type(value) is not list:
-            self.report("structure", base, f"{base}: '{key}' must be a JSON array, got {json_kind(value)}")
-            return chosen
-        values = obj.get(el.name)
-        if type(values) is list and len(values) != len(value):
-            self.report(
-                "structure",
-                base,
-                f"{base}: '{key}' has {len(value)} items but '{el.name}' has {len(values)}; they must align",
-            )
-        for index, item in enumerate(value):
-            if item is None:
-                if not (type(values) is list and index < len(values) and values[index] is not None):
-                    self.report("structure", f"{base}[{index}]", f"{base}[{index}]: neither a value nor an extension")
-                continue
-            self.element_object(item, f"{base}[{index}]", key)
+        """A key that is not an element: a `_name` sibling, a prohibited or unknown element."""
+        if key[:1] == "_":
+            el = typedef.elements.get(key[1:])
+            if el is not None and el.primitive is not None and el.primitive.name != "xhtml":
+                if el.choice is not None:
+                    chosen = self.choose(el, el.name, path, chosen)
+                self.primitive_extension(obj, key, el, path)
+                return chosen
+        prohibited = typedef.prohibited.get(key)
+        if prohibited is not None:
+            where = f"{path}.{prohibited.step}"
+            self.report("structure", where, f"{where} is not allowed in {typedef.name} (max 0)")
+        else:
+            self.report("structure", f"{path}.{key}", f"Unknown element '{key}' in {typedef.name}")
         return chosen
 
-    def element_object(self, value: Any, path: str, key: str) -> None:
+    def choose(
+        self, el: ElementDef, key: str, path: str, chosen: dict[str, str] | None
+    ) -> dict[str, str]:
+        base = el.choice or el.name
+        if chosen is None:
+            chosen = {}
+        other = chosen.setdefault(base, key)
+        if other != key:
+            where = f"{path}.{base}[x]"
+            text = f"{where}: only one type may be present, found '{other}' and '{key}'"
+            self.report("structure", where, text)
+        return chosen
+
+    def item(
+        self, obj: dict[str, Any], el: ElementDef, value: Any, path: str, index: int | None
+    ) -> None:
+        """A value that is null, a nested resource or a complex type."""
+        if value is None:
+            if index is not None and el.primitive is not None and _extended_at(obj, el.name, index):
+                return  # ["a", null] with "_given": [null, {...}]
+            self.report("structure", path, f"{path}: null is not allowed; omit the element")
+        elif el.is_resource:
+            self.resource(value, path, el.type_name)
+        elif type(value) is not dict:
+            kind = f"{json_kind(value)} {show(value)}"
+            text = f"{path}: expected a JSON object for {el.type_name}, got {kind}"
+            self.report("structure", path, text)
+        elif not value:
+            self.report("structure", path, f"{path}: an object cannot be empty; omit the element")
+        else:
+            assert el.complex is not None
+            self.object(value, el.complex, path)
+
+    # -- `_name` siblings and extensions ---------------------------------------------------
+
+    def primitive_extension(self, obj: dict[str, Any], key: str, el: ElementDef, path: str) -> None:
+        """`_name`: an object (or for a list, an aligned array) carrying id and extensions."""
+        value = obj[key]
+        where = f"{path}.{el.step}"
+        values = obj.get(el.name)
+        if not el.is_array:
+            self.element_object(value, where, key, values is not None)
+            return
+        if type(value) is not list:
+            text = f"{where}: '{key}' must be a JSON array, not {json_kind(value)}"
+            self.report("structure", where, text)
+            return
+        if type(values) is not list:
+            values = []
+        elif len(values) != len(value):
+            counts = f"'{key}' has {len(value)} items but '{el.name}' has {len(values)}"
+            self.report("structure", where, f"{where}: {counts}; they must align")
+        for index, item in enumerate(value):
+            has_value = index < len(values) and values[index] is not None
+            if item is not None:
+                self.element_object(item, f"{where}[{index}]", key, has_value)
+            elif index >= len(values):  # a null value beside it is reported by the array
+                text = f"{where}[{index}]: neither a value nor an extension"
+                self.report("structure", f"{where}[{index}]", text)
+
+    def element_object(self, value: Any, path: str, key: str, has_value: bool) -> None:
         if type(value) is not dict:
-            self.report("structure", path, f"{path}: '{key}' must hold a JSON object (id, extension), got {json_kind(value)}")
+            kind = json_kind(value)
+            text = f"{path}: '{key}' must hold a JSON object (id, extension), not {kind}"
+            self.report("structure", path, text)
         elif not value:
             self.report("structure", path, f"{path}: '{key}' cannot be an empty object")
         else:
             self.object(value, self.element_type, path)
+            if not has_value and len(value) == 1 and "id" in value:
+                self.report("invariant", path, f"ele-1: {path} has an id but no value or extension")
 
-    def extension_rule(self, obj: dict[str, Any], chosen: dict[str, str] | None, path: str) -> None:
+    def extension_rule(
+        self, obj: dict[str, Any], typedef: TypeDef, chosen: dict[str, str] | None, path: str
+    ) -> None:
+        url = obj.get("url")
+        if not typedef.is_sub_extension and type(url) is str and not _ABSOLUTE_URL.match(url):
+            text = f"{path}.url: an extension url must be absolute, not '{url}'"
+            self.report("value", f"{path}.url", text)
         has_value = chosen is not None and "value" in chosen
         if has_value == ("extension" in obj):
             which = "both" if has_value else "neither"
-            self.report(
-                "invariant",
-                path,
-                f"ext-1: {path} must have either extensions or value[x], not both; it has {which}",
+            text = (
+                f"ext-1: {path} must have either extensions or value[x], not both; it has {which}"
             )
+            self.report("invariant", path, text)
 
 
-def _has_extension_at(obj: dict[str, Any], name: str, index: int) -> bool:
+def _extended_at(obj: dict[str, Any], name: str, index: int) -> bool:
     extensions = obj.get(f"_{name}")
     return type(extensions) is list and index < len(extensions) and extensions[index] is not None
 
 
-def _type_label(typedef: TypeDef) -> str:
-    return typedef.name
-
-
 def _unknown_resource_type(resource_type: str, defs: Definitions) -> str:
-    if resource_type in ("Resource", "DomainResource", "MetadataResource"):
+    if resource_type in _ABSTRACT:
         return f"'{resource_type}' is abstract; use a concrete R4 resource type"
     if resource_type in defs.types:
         return f"'{resource_type}' is a data type, not a resource type"
     return f"Unknown resource type '{resource_type}' (not a FHIR R4 4.0.1 resource)"
 
 
-def _checkers(defs: Definitions) -> dict[str, Checker]:
-    return {name: make_checker(prim) for name, prim in defs.primitives.items()}
-
-
-_CHECKERS: dict[str, Checker] = {}
-
-
 def validate_structure(resource: dict[str, Any]) -> list[Issue]:
     """Every structural problem in `resource` against base R4 4.0.1; empty means valid."""
-    defs = load_definitions()
-    if not _CHECKERS:
-        _CHECKERS.update(_checkers(defs))
-    walker = _Walker(defs, _CHECKERS)
+    walker = _Walker(load_definitions())
     try:
         walker.resource(resource, None)
     except _TooManyIssues:
-        walker.issues.append(
-            Issue("information", "too-costly", f"Validation stopped after {MAX_ISSUES} issues", ())
-        )
+        text = f"Validation stopped after {MAX_ISSUES} issues"
+        walker.issues.append(Issue("information", "too-costly", text, ()))
     except RecursionError:
-        walker.issues.append(Issue("error", "structure", "The resource is nested too deeply to validate", ()))
+        text = "The resource is nested too deeply to validate"
+        walker.issues.append(Issue("error", "structure", text, ()))
     return walker.issues

@@ -8,7 +8,6 @@ OperationOutcome. A batch runs each entry on its own. Neither ever falls back to
 
 from __future__ import annotations
 
-from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
@@ -16,11 +15,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import FhirError, InvalidRequest, Issue, PayloadTooLarge, StructureError
+from app.errors import FhirError, InvalidRequest, PayloadTooLarge, StructureError
 from app.fhir.bundle_entries import ORDER, Entry, parse_entry
 from app.fhir.bundles import bundle, status_line
 from app.fhir.context import FhirContext, base_url, context
-from app.fhir.entry_actions import EntryResult, execute, resolve_ids
+from app.fhir.entry_actions import EntryResult, execute, in_entry, resolve_ids
 from app.fhir.headers import parse_prefer
 from app.fhir.negotiation import output_format, require_json_body
 from app.fhir.request_body import read_body
@@ -83,22 +82,6 @@ def _response_entry(result: EntryResult, base: str, representation: bool) -> dic
     return entry
 
 
-def _in_entry(error: FhirError, entry: Entry) -> FhirError:
-    """Name the failing entry in the error, keeping its status."""
-    issues = [
-        Issue(
-            i.severity,
-            i.code,
-            i.diagnostics
-            if i.diagnostics.startswith("Bundle.entry")
-            else f"{entry.where}: {i.diagnostics}",
-            i.expression or (entry.where,),
-        )
-        for i in error.all_issues()
-    ]
-    return replace(error, diagnostics=issues[0].diagnostics, issues=issues)
-
-
 async def _transaction(ctx: FhirContext, entries: list[Entry], base: str) -> list[EntryResult]:
     _reject_duplicates(entries)
     ordered = sorted(entries, key=lambda e: (ORDER[e.method], e.index))
@@ -112,7 +95,7 @@ async def _transaction(ctx: FhirContext, entries: list[Entry], base: str) -> lis
                 current = entry
                 results[entry.index] = await execute(tx, entry, ctx, base=base, now=now)
         except FhirError as exc:
-            raise (_in_entry(exc, current) if current else exc) from None
+            raise (in_entry(exc, current) if current else exc) from None
     return [results[e.index] for e in entries]
 
 

@@ -39,7 +39,7 @@ def _resource(res_type: str, codes: list[str]) -> dict[str, Any]:
         "readHistory": True,
         "updateCreate": True,
         "conditionalCreate": "conditional-create" in codes,
-        "conditionalRead": "not-supported",
+        "conditionalRead": "not-match",
         "conditionalUpdate": "conditional-update" in codes,
         "conditionalDelete": "single" if "conditional-delete" in codes else "not-supported",
         "searchParam": [

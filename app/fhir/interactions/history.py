@@ -64,7 +64,7 @@ def _parse(request: Request) -> tuple[int | None, int | None, int]:
             raise InvalidRequest("_count must be a non-negative integer", expression=("_count",))
         count = min(int(query["_count"]), settings.max_page_size)
     cursor = query.get("_cursor")
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isdigit() and int(cursor) < 2**63):
         raise InvalidRequest("Invalid history cursor", expression=("_cursor",))
     return since, int(cursor) if cursor else None, max(count, 1)
 

@@ -94,7 +94,11 @@ async def search_type_post(request: Request) -> Response:
     if not content_type.startswith("application/x-www-form-urlencoded"):
         raise UnsupportedMediaType("POST _search takes an application/x-www-form-urlencoded body")
     body = await read_body(request, context(request).settings.max_body_bytes)
-    params = request.query_params.multi_items() + parse_qsl(body.decode(), keep_blank_values=True)
+    try:
+        form = parse_qsl(body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"The form body is not valid UTF-8: {exc}") from exc
+    params = request.query_params.multi_items() + form
     return await _respond(request, res_type, params)
 
 

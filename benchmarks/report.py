@@ -1,0 +1,292 @@
+"""Render the results of benchmarks/run.py as docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+X = "\u00d7"
+"""The multiplication sign, for ratios."""
+
+# The peer's figures measured earlier on this kind of machine (from the issue), for context.
+REFERENCE_PEER = {"ingest": 1300.0, "read": 1100.0, "search": 1000.0, "create": 570.0}
+REFERENCE_PEER_READ_P99_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Target:
+    figure: str
+    floor_ratio: float | None
+    peer_ratio: float | None
+
+
+TARGETS = {
+    "ingest": Target("Ingest (resources/s)", 0.25, 3.0),
+    "read": Target("Read by id (req/s)", 0.5, 5.0),
+    "search": Target("Token search (req/s)", None, 3.0),
+    "create": Target("Create (req/s)", None, 3.0),
+}
+READ_P99_TARGET_MS = 20.0
+
+
+def _rate(load: dict[str, Any] | None, figure: str) -> float | None:
+    if not load:
+        return None
+    value = load.get("resources_per_s" if figure == "ingest" else "rate")
+    return float(value) if value is not None else None
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def _ratio(ours: float | None, base: float | None) -> float | None:
+    if ours is None or not base:
+        return None
+    return ours / base
+
+
+def _met(ratio: float | None, target: float | None) -> str:
+    if ratio is None or target is None:
+        return "—"
+    return "yes" if ratio >= target else "**no**"
+
+
+def _peer(results: dict[str, Any]) -> dict[str, Any] | None:
+    peer = results.get("peer")
+    return peer if peer and "error" not in peer else None
+
+
+def _target_rows(results: dict[str, Any]) -> list[str]:
+    peer = _peer(results)
+    rows = [
+        "| Figure | Configuration | mitral-fhir | Floor | ours ÷ floor | target | met "
+        "| Peer | ours ÷ peer | target | met |",
+        "|---|---|--:|--:|--:|--:|:-:|--:|--:|--:|:-:|",
+    ]
+    for figure, target in TARGETS.items():
+        for cfg in results["configs"].values():
+            ours = _rate(cfg["ours"].get(figure), figure)
+            floor = _rate(cfg["floor"].get(figure), figure) if target.floor_ratio else None
+            peer_value = _rate(peer.get(figure), figure) if peer else None
+            to_floor, to_peer = _ratio(ours, floor), _ratio(ours, peer_value)
+            rows.append(
+                f"| {target.figure} | {cfg['label']} | {_num(ours)} | {_num(floor)} "
+                f"| {_fmt_ratio(to_floor)} | {_fmt_target(target.floor_ratio)} "
+                f"| {_met(to_floor, target.floor_ratio)} | {_num(peer_value)} "
+                f"| {_fmt_ratio(to_peer)} | {_fmt_target(target.peer_ratio)} "
+                f"| {_met(to_peer, target.peer_ratio)} |"
+            )
+        if figure == "read":
+            rows.extend(_p99_rows(results, peer))
+    return rows
+
+
+def _p99_rows(results: dict[str, Any], peer: dict[str, Any] | None) -> list[str]:
+    rows = []
+    for cfg in results["configs"].values():
+        p99 = cfg["ours"]["read"]["p99_ms"]
+        floor_p99 = cfg["floor"]["read"]["p99_ms"]
+        peer_p99 = peer["read"]["p99_ms"] if peer else None
+        met = "yes" if p99 < READ_P99_TARGET_MS else "**no**"
+        rows.append(
+            f"| Read by id, p99 latency (ms) | {cfg['label']} | {p99:.1f} | {floor_p99:.1f} "
+            f"| — | — | — | {'—' if peer_p99 is None else f'{peer_p99:.1f}'} | — "
+            f"| < {READ_P99_TARGET_MS:.0f} ms | {met} |"
+        )
+    return rows
+
+
+def _fmt_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}{X}"
+
+
+def _fmt_target(target: float | None) -> str:
+    return "—" if target is None else f"≥ {target:g}{X}"
+
+
+def _detail_rows(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| Server | Configuration | Load | req/s | resources/s | p50 ms | p90 ms | p99 ms "
+        "| max ms | failed |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+
+    def add(server: str, label: str, load: str, data: dict[str, Any] | None) -> None:
+        if not data:
+            return
+        if "p50_ms" not in data:  # the ingest floor runs in-process, not over HTTP
+            rows.append(
+                f"| {server} | {label} | {load} | {data['bundles'] / data['seconds']:,.1f} "
+                f"| {data['resources_per_s']:,.0f} | — | — | — | — | 0 |"
+            )
+            return
+        per_s = data.get("resources_per_s")
+        rows.append(
+            f"| {server} | {label} | {load} | {data['rate']:,.1f} "
+            f"| {'—' if per_s is None else f'{per_s:,.0f}'} | {data['p50_ms']:.2f} "
+            f"| {data['p90_ms']:.2f} | {data['p99_ms']:.2f} | {data['max_ms']:.1f} "
+            f"| {data['errors']} |"
+        )
+
+    for cfg in results["configs"].values():
+        for load in ("ingest", "read", "search", "create"):
+            add("mitral-fhir", cfg["label"], load, cfg["ours"].get(load))
+        add("floor (orjson + bare INSERT)", cfg["label"], "ingest", cfg["floor"]["ingest"])
+        add("floor (bare ASGI + SELECT)", cfg["label"], "read", cfg["floor"]["read"])
+    peer = _peer(results)
+    if peer:
+        for load in ("ingest", "read", "search", "create"):
+            add("sekmet-fhir (peer)", "SQLite, 1 process (its default)", load, peer.get(load))
+    return rows
+
+
+def _reference_rows(results: dict[str, Any]) -> list[str]:
+    peer = _peer(results)
+    rows = [
+        "| Figure | peer, earlier reference | peer, this run |",
+        "|---|--:|--:|",
+    ]
+    for figure, value in REFERENCE_PEER.items():
+        here = _rate(peer.get(figure), figure) if peer else None
+        rows.append(f"| {TARGETS[figure].figure} | ≈{value:,.0f} | {_num(here)} |")
+    here_p99 = peer["read"]["p99_ms"] if peer else None
+    rows.append(
+        f"| Read by id, p99 (ms) | ≈{REFERENCE_PEER_READ_P99_MS:.0f} "
+        f"| {'—' if here_p99 is None else f'{here_p99:.1f}'} |"
+    )
+    return rows
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    met, missed = [], []
+    peer = _peer(results)
+    for figure, target in TARGETS.items():
+        for cfg in results["configs"].values():
+            ours = _rate(cfg["ours"].get(figure), figure)
+            checks = [("floor", target.floor_ratio, cfg["floor"].get(figure))]
+            checks.append(("peer", target.peer_ratio, peer.get(figure) if peer else None))
+            for base_name, wanted, base in checks:
+                ratio = _ratio(ours, _rate(base, figure)) if wanted else None
+                if ratio is None or wanted is None:
+                    continue
+                line = (
+                    f"{target.figure}, {cfg['label']}: {ratio:.2f}{X} the {base_name} "
+                    f"(target ≥ {wanted:g}{X})"
+                )
+                (met if ratio >= wanted else missed).append(line)
+        if figure == "read":
+            for cfg in results["configs"].values():
+                p99 = cfg["ours"]["read"]["p99_ms"]
+                line = f"Read p99, {cfg['label']}: {p99:.1f} ms (target < 20 ms)"
+                (met if p99 < READ_P99_TARGET_MS else missed).append(line)
+    out = [f"**Met ({len(met)}):**", ""] + [f"- {m}" for m in met] + [""]
+    out += [f"**Missed ({len(missed)}):**", ""] + [f"- {m}" for m in missed]
+    return out
+
+
+def _method(meta: dict[str, Any]) -> list[str]:
+    d, w = meta["duration"], meta["warmup"]
+    n, size = meta["ingest_clients"], meta["bundle_size"]
+    starting = meta["lookup"] + meta["background"] * size
+    return [
+        f"- Every load runs **{w:g} s of warm-up, then {d:g} s measured**, with `wrk -t2` in "
+        "its own process on the same 2-core machine (the load generator competes with the "
+        "server for CPU, as it does for every server here). Ratios compare figures measured "
+        "in this same run.",
+        f"- **Same starting data everywhere:** each server (and each configuration, on a "
+        f"fresh database) first gets {meta['lookup']:,} lookup Patients and "
+        f"{meta['background']} ingest Bundles, {starting:,} resources in all, then the loads "
+        "run in the order read, search, create, ingest, so reads and searches see the same "
+        "tables on every server.",
+        f"- **Ingest:** `POST [base]` transaction Bundles of {size} resources "
+        f"({meta['bundles']} different Bundles, round robin): per patient a Patient (NHS "
+        "number + MRN), two ServiceRequests (referral, echo request) and two Procedures "
+        "(SNOMED CT + OPCS-4 codings, `basedOn` the requests), all linked by `urn:uuid` "
+        f"fullUrls; {n} concurrent clients (`wrk -c{n}`). mitral-fhir validates every "
+        "resource structurally and keeps every version.",
+        "- **Ingest floor:** the same Bundle bytes through `orjson.loads`, `orjson.dumps` of "
+        "each resource and a bare `INSERT` of (type, id, bytes) into a table with a primary "
+        "key, one database transaction per Bundle, on the same database, with the same "
+        f"concurrency ({n}) split over as many processes as the server has workers (a sqlite3 "
+        "connection per thread / an asyncpg connection per task). No HTTP.",
+        f"- **Read by id:** `GET [base]/Patient/[id]`, ids drawn at random from the "
+        f"{meta['lookup']:,} lookup Patients, {meta['connections']} connections.",
+        "- **Read floor:** a plain ASGI callable (no framework) on the same uvicorn with the "
+        "same workers and default loop/HTTP settings, running beside the idle server and "
+        "selecting the same row's bytes from the same `resource` table (sqlite3 inline / an "
+        "asyncpg pool of 10 whose release skips asyncpg's default session-reset query) and "
+        "returning them with Content-Type and Content-Length.",
+        "- **Token search:** `GET [base]/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number"
+        f"|<n>`, each number matching exactly one Patient, {meta['connections']} connections.",
+        f"- **Create:** `POST [base]/Patient` (200 different bodies, round robin), "
+        f"{meta['connections']} connections.",
+        "- **Peer:** sekmet-fhir started with its defaults (`sekmet serve --host 127.0.0.1 "
+        "--port P` in a scratch directory: one uvicorn process, SQLite, traffic log on, "
+        "`strict` structural validation with fhir.resources R4B models) and driven with "
+        "exactly the same requests. It supports transaction Bundles, so its ingest is measured "
+        "the same way. The ServiceRequests carry referral/echo SNOMED codes, which its "
+        "lab/imaging simulator ignores, so no background simulator work is triggered.",
+        "- Every server is checked before the load (a read, a one-match search, a transaction "
+        f"answering {size} `201 Created`, a create); failed requests are listed under Notes.",
+    ]
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"_Generated by `benchmarks/run.py` on {meta['date']} (run time {meta['elapsed_s']} s); "
+        "regenerate rather than edit. See `benchmarks/README.md`._",
+        "",
+        "Command:",
+        "",
+        "```sh",
+        meta["command"],
+        "```",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in meta["machine"].items()],
+        *[f"| {k} | {v} |" for k, v in meta["versions"].items()],
+        f"| Peer | {meta['peer']} (installed from PyPI into a throw-away venv) |",
+        "",
+        "## Method",
+        "",
+        *_method(meta),
+        "",
+        "## Results against the targets",
+        "",
+        *_target_rows(results),
+        "",
+        *_summary(results),
+        "",
+        "## All figures",
+        "",
+        *_detail_rows(results),
+        "",
+    ]
+    peer = results.get("peer")
+    lines += ["## Peer", ""]
+    if peer is None:
+        lines += ["The peer was not run (`--skip-peer` or `--only`).", ""]
+    elif "error" in peer:
+        lines += ["The peer could not be measured:", "", "```", peer["error"], "```", ""]
+    else:
+        lines += [
+            "The peer's figures measured earlier on this kind of machine (quoted in the issue) "
+            "next to this run's:",
+            "",
+            *_reference_rows(results),
+            "",
+        ]
+    notes = results.get("notes") or []
+    lines += ["## Notes", ""]
+    lines += [f"- {n}" for n in notes] if notes else ["- No request failed during any load."]
+    lines.append("")
+    return "\n".join(lines)
