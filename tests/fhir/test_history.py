@@ -168,13 +168,6 @@ async def test_history_paging_is_stable_when_writes_happen_between_pages(client,
     assert updated == sorted(updated, reverse=True)
 
 
-async def test_history_of_an_unknown_resource_is_empty(client):
-    bundle = (await client.get("Patient/nobody/_history")).json()
-
-    assert bundle["type"] == "history"
-    assert "entry" not in bundle
-
-
 async def test_history_with_an_invalid_since_returns_400(client):
     response = await client.get("_history", params={"_since": "yesterday"})
 
@@ -197,3 +190,12 @@ async def test_history_of_an_unknown_type_returns_404(client):
     response = await client.get("Spaceship/_history")
 
     assert_outcome(response, 404, "not-supported", "Spaceship")
+
+
+async def test_history_of_an_unknown_resource_is_404(client):
+    response = await client.get("Patient/never-was/_history")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["code"] == "not-found"
+    assert "never existed" in body["issue"][0]["diagnostics"]

@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, ResourceNotFound
 from app.fhir.bundles import bundle, status_line
 from app.fhir.context import base_url, context
 from app.fhir.interactions.common import path_id, path_type
@@ -87,7 +87,10 @@ async def _history(request: Request, res_type: str | None, res_id: str | None) -
 
 
 async def history_instance(request: Request) -> Response:
-    return await _history(request, path_type(request), path_id(request))
+    res_type, res_id = path_type(request), path_id(request)
+    if await context(request).store.read(res_type, res_id) is None:
+        raise ResourceNotFound(f"{res_type}/{res_id} has never existed here")
+    return await _history(request, res_type, res_id)
 
 
 async def history_type(request: Request) -> Response:
