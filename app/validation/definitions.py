@@ -58,6 +58,8 @@ class TypeDef:
     # Extension.extension items (sub-extensions) may use relative urls; others may not.
     is_sub_extension: bool = False
     rule: TypeRule | None = None
+    # Whether any whole-object rule applies, so most objects skip that step entirely.
+    has_rules: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,8 @@ def _link(types: dict[str, TypeDef], primitives: dict[str, Primitive]) -> None:
         typedef.required = tuple((k, tuple(v)) for k, v in required.items())
         typedef.is_extension = typedef.name == "Extension"
         typedef.rule = TYPE_RULES.get(typedef.name)
+    for typedef in types.values():
+        typedef.has_rules = bool(typedef.required or typedef.is_extension or typedef.rule)
     extension = types["Extension"]
     sub_extension = replace(extension, is_sub_extension=True)  # shares the element dict
     extension.elements["extension"].complex = sub_extension

@@ -132,7 +132,8 @@ class _Walker:
                 self.report("structure", f"{path}.{el.step}", text)
             else:
                 self.item(obj, el, value, f"{path}.{el.step}", None)
-        self.object_rules(obj, typedef, path, chosen)
+        if typedef.has_rules or len(obj) == 1:
+            self.object_rules(obj, typedef, path, chosen)
 
     def array(self, obj: dict[str, Any], el: ElementDef, value: Any, path: str) -> None:
         where = f"{path}.{el.step}"

@@ -56,7 +56,9 @@ async def test_delete_of_an_unknown_resource_returns_204_and_records_nothing(cli
     response = await client.delete("Patient/never-existed")
 
     assert response.status_code == 204
-    assert await _history(client, "Patient/never-existed") == []
+    history = await client.get("Patient/never-existed/_history")
+    assert history.status_code == 404
+    assert (await client.get("_history")).json().get("entry") is None
 
 
 async def test_deleted_resources_are_not_found_by_search(client):

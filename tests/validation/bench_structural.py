@@ -6,7 +6,6 @@ numbers depend on the machine, so they are recorded in the ADR rather than asser
 
 from __future__ import annotations
 
-import statistics
 import sys
 import timeit
 from collections.abc import Callable
@@ -29,7 +28,7 @@ def per_call_us(fn: Callable[[], Any]) -> float:
     timer = timeit.Timer(fn)
     number, _ = timer.autorange()
     runs = timer.repeat(repeat=ROUNDS, number=number)
-    return statistics.median(runs) / number * 1e6
+    return min(runs) / number * 1e6
 
 
 def main() -> None:
@@ -40,7 +39,7 @@ def main() -> None:
     }
     validate_structure(uk_examples.patient())  # load the definitions outside the timing
     header = f"{'resource':16} {'bytes':>6} {'orjson':>8} {'R4 walk':>8} {'R4B':>8}"
-    print(f"{header}  (µs per resource, median of {ROUNDS} rounds)")  # noqa: T201
+    print(f"{header}  (µs per resource, best of {ROUNDS} rounds)")  # noqa: T201
     for name, build in builders.items():
         resource = build()
         raw = orjson.dumps(resource)

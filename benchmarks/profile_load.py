@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Profile mitral-fhir under one of the benchmark loads with py-spy (a sampling profiler).
 
-    python3 benchmarks/profile.py read                 # SQLite, 1 worker, 10 s
-    python3 benchmarks/profile.py ingest --backend postgresql --duration 15
+    python3 benchmarks/profile_load.py read                 # SQLite, 1 worker, 10 s
+    python3 benchmarks/profile_load.py ingest --backend postgresql --duration 15
 
 Starts the server, seeds it like run.py, runs the wrk load while ``py-spy record`` samples the
 worker, and prints the functions with the most samples: self (the frame on top of the stack)
