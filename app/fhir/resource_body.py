@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from app.errors import Issue, StructureError
+from app.fhir import fhir_json
 from app.fhir.resource_types import is_resource_type, is_valid_id
 from app.validation.structural import validate_structure
 
@@ -16,8 +17,8 @@ def parse_json(body: bytes) -> Any:
     if not body.strip():
         raise StructureError("The request body is empty; a FHIR resource was expected")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return fhir_json.loads(body)
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
         raise StructureError(f"The request body is not valid JSON: {exc}") from exc
 
 

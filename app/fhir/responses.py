@@ -13,6 +13,7 @@ import orjson
 from starlette.responses import Response
 
 from app.errors import FhirError, Issue, operation_outcome_bytes
+from app.fhir import fhir_json
 from app.fhir.negotiation import DEFAULT_OUTPUT, OutputFormat
 from app.search.dates import http_date
 
@@ -25,7 +26,7 @@ def fhir_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     if body is not None and fmt.pretty:
-        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+        body = fhir_json.dumps(fhir_json.loads(body), pretty=True)
     if body is None:
         return Response(status_code=status, headers=headers)
     return Response(body, status_code=status, headers=headers, media_type=fmt.content_type)

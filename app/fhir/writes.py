@@ -24,6 +24,7 @@ from app.errors import (
     ResourceNotFound,
     StructureError,
 )
+from app.fhir import fhir_json
 from app.fhir.resource_body import check_resource
 from app.search.dates import format_instant
 from app.search.extract import extract_index
@@ -55,7 +56,7 @@ def _stamp(resource: dict[str, Any], res_id: str, version_id: int, now: int) -> 
     meta["lastUpdated"] = format_instant(now)
     body = {"resourceType": resource["resourceType"], "id": res_id, "meta": meta}
     body.update((k, v) for k, v in resource.items() if k not in body)
-    return orjson.dumps(body)
+    return fhir_json.dumps(body)
 
 
 def _without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +197,7 @@ async def patch(
     if not isinstance(operations, list):
         raise StructureError("A JSON Patch document must be a JSON array of operations")
     try:
-        patched = jsonpatch.apply_patch(orjson.loads(current.content), operations)
+        patched = jsonpatch.apply_patch(fhir_json.loads(current.content), operations)
     except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
         raise InvalidRequest(f"The JSON Patch could not be applied: {exc}") from exc
     except (TypeError, KeyError, ValueError) as exc:

@@ -106,7 +106,8 @@ def json_kind(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "an array"
-    return f"a {_JSON_NAMES.get(type(value), type(value).__name__)}"
+    kind = float if isinstance(value, float) else type(value)
+    return f"a {_JSON_NAMES.get(kind, kind.__name__)}"
 
 
 def _wrong_type(prim: Primitive, value: Any) -> Finding:
@@ -300,7 +301,7 @@ def _integer_checker(prim: Primitive) -> Checker:
 
     def check(value: Any) -> Finding | None:
         if type(value) is not int:
-            if type(value) is float:
+            if isinstance(value, float):
                 return _invalid(prim, value, "must be a whole number")
             return _wrong_type(prim, value)
         if not low <= value <= INT32_MAX:
@@ -312,7 +313,8 @@ def _integer_checker(prim: Primitive) -> Checker:
 
 def _decimal_checker(prim: Primitive) -> Checker:
     def check(value: Any) -> Finding | None:
-        if type(value) is int or type(value) is float:
+        # isinstance: a decimal may arrive as DecimalText, a float that keeps its text.
+        if type(value) is int or isinstance(value, float):
             return None
         return _wrong_type(prim, value)
 
