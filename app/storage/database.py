@@ -191,6 +191,16 @@ class SqliteDatabase:
         return row
 
 
+async def _reset_connection(conn: asyncpg.Connection) -> None:
+    """Replaces asyncpg's default reset (a round trip per release: ~40 µs of a 90 µs read).
+
+    We keep no session state: advisory locks are transaction-scoped, no cursors, LISTEN or SET.
+    Only a transaction left open by a crash mid-request needs undoing.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class PgDatabase:
     dialect = "postgresql"
 
@@ -207,6 +217,7 @@ class PgDatabase:
             min_size=1,
             max_size=self.pool_size,
             server_settings=settings,
+            reset=_reset_connection,
         )
 
     async def close(self) -> None:
