@@ -58,6 +58,8 @@ class SearchRequest:
 
 def _split_commas(value: str) -> list[str]:
     """Split on commas not escaped with a backslash, unescaping ``\\,``."""
+    if "\\" not in value:
+        return value.split(",")
     parts, current, escaped = [], [], False
     for char in value:
         if escaped:

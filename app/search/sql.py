@@ -58,16 +58,35 @@ def _date_condition(sql: _Sql, value: DateValue, column: str) -> str:
             return f"({column} >= {low} AND {column} <= {high})"
 
 
-def _token_condition(sql: _Sql, clause: Clause, value: TokenValue) -> str:
-    parts = [f"t.param = {sql.arg(clause.param)}"]
+def _token_condition(sql: _Sql, value: TokenValue) -> str:
+    parts = []
     if value.code is not None:
         parts.append(f"t.code = {sql.arg(value.code)}")
     if not value.any_system:
         parts.append(f"t.system = {sql.arg(value.system)}" if value.system else "t.system IS NULL")
-    return " AND ".join(parts)
+    return "(" + " AND ".join(parts or ["1 = 1"]) + ")"
 
 
-def _clause(sql: _Sql, clause: Clause) -> str:
+def _index_subquery(sql: _Sql, table: str, param: str, types: tuple[str, ...]) -> str:
+    """Rows of one index table for one parameter, as a non-correlated IN subquery.
+
+    Non-correlated on purpose: SQLite runs a correlated EXISTS once per resource row (a scan),
+    while ``IN (SELECT ...)`` is evaluated once through the (res_type, param, value) index.
+    """
+    scope = (
+        f"t.res_type = {sql.arg(types[0])}"
+        if len(types) == 1
+        else "t.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")"
+        if types
+        else "1 = 1"
+    )
+    return (
+        f"(r.res_type, r.res_id) IN (SELECT t.res_type, t.res_id FROM {table} t "
+        f"WHERE {scope} AND t.param = {sql.arg(param)}"
+    )
+
+
+def _clause(sql: _Sql, clause: Clause, types: tuple[str, ...]) -> str:
     if clause.param == "_id":
         ids = [v.code for v in clause.values if isinstance(v, TokenValue)]
         return "r.res_id IN (" + ", ".join(sql.arg(i) for i in ids) + ")"
@@ -78,19 +97,11 @@ def _clause(sql: _Sql, clause: Clause) -> str:
             if isinstance(v, DateValue)
         ]
         return "(" + " OR ".join(conds) + ")"
-    exists = (
-        "EXISTS (SELECT 1 FROM search_token t "
-        "WHERE t.res_type = r.res_type AND t.res_id = r.res_id AND {})"
-    )
+    subquery = _index_subquery(sql, "search_token", clause.param, types)
     if clause.modifier == "missing":
-        cond = exists.format(f"t.param = {sql.arg(clause.param)}")
-        return f"NOT {cond}" if clause.values[0] else cond
-    conds = [
-        exists.format(_token_condition(sql, clause, v))
-        for v in clause.values
-        if isinstance(v, TokenValue)
-    ]
-    return "(" + " OR ".join(conds) + ")"
+        return f"NOT {subquery})" if clause.values[0] else f"{subquery})"
+    conds = [_token_condition(sql, v) for v in clause.values if isinstance(v, TokenValue)]
+    return f"{subquery} AND ({' OR '.join(conds)}))"
 
 
 def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
@@ -99,7 +110,7 @@ def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
     if types:
         sql.where.append("r.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")")
     for clause in request.clauses:
-        sql.where.append(_clause(sql, clause))
+        sql.where.append(_clause(sql, clause, types))
     return sql
 
 
