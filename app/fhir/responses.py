@@ -6,6 +6,8 @@ the client asked for ``_pretty``.
 
 from __future__ import annotations
 
+import logging
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -59,3 +61,17 @@ def outcome_response(error: FhirError, fmt: OutputFormat = DEFAULT_OUTPUT) -> Re
 
 def information_outcome(message: str) -> bytes:
     return operation_outcome_bytes([Issue("information", "informational", message)])
+
+
+def internal_error_response(exc: Exception) -> Response:
+    """A 500 OperationOutcome with an incident id that is also in the log; no stack trace."""
+    incident = str(uuid.uuid4())
+    logging.getLogger("mitral_fhir").exception(
+        "unhandled error (incident %s)", incident, exc_info=exc
+    )
+    issue = Issue(
+        "fatal",
+        "exception",
+        f"An internal error occurred; it has been logged as incident {incident}",
+    )
+    return fhir_response(operation_outcome_bytes([issue]), status=HTTPStatus.INTERNAL_SERVER_ERROR)
