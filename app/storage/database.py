@@ -57,6 +57,11 @@ class Connection(Protocol):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Bulk insert (COPY on PostgreSQL: a fraction of the server CPU of INSERTs)."""
+
     async def lock(self, key: str) -> None:
         """Serialize writers on a key until the transaction ends."""
 
@@ -80,6 +85,14 @@ class SqliteConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self._conn.executemany(to_sqlite(sql), rows)
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            marks = ", ".join("?" * len(columns))
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+            self._conn.executemany(sql, rows)
 
     async def lock(self, key: str) -> None:  # noqa: ARG002
         # The SQLite write transaction is already exclusive (BEGIN IMMEDIATE).
@@ -108,6 +121,12 @@ class PgConnection:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             await self._conn.executemany(sql, rows)
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
     async def lock(self, key: str) -> None:
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(key))

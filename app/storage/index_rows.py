@@ -30,12 +30,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def insert_sql(table: str) -> str:
-    columns = ("res_type", "res_id", *COLUMNS[table])
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-
-
 @dataclass(slots=True)
 class IndexRows:
     """Rows per index table, each a tuple matching COLUMNS[table]."""

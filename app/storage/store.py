@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.storage.database import Connection, Database, Row
-from app.storage.index_rows import COLUMNS, IndexRows, insert_sql
+from app.storage.index_rows import COLUMNS, IndexRows
 
 _SELECT_CURRENT = (
     "SELECT res_type, res_id, version_id, last_updated, deleted, content "
@@ -30,13 +30,25 @@ _UPSERT_CURRENT = (
     "last_updated = excluded.last_updated, deleted = excluded.deleted, "
     "content = excluded.content, centre = excluded.centre"
 )
-_INSERT_VERSION = (
-    "INSERT INTO resource_version "
-    "(res_type, res_id, version_id, last_updated, method, deleted, content) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)"
+_RESOURCE_COLUMNS = (
+    "res_type",
+    "res_id",
+    "version_id",
+    "last_updated",
+    "deleted",
+    "content",
+    "centre",
+)
+_VERSION_COLUMNS = (
+    "res_type",
+    "res_id",
+    "version_id",
+    "last_updated",
+    "method",
+    "deleted",
+    "content",
 )
 _DELETE_INDEX = {t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2" for t in COLUMNS}
-_INSERT_INDEX = {t: insert_sql(t) for t in COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ class WriteTx:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._current: list[tuple[Any, ...]] = []
+        self._new: list[tuple[Any, ...]] = []
         self._versions: list[tuple[Any, ...]] = []
         self._stale_index: list[tuple[str, str]] = []
         self._index: dict[str, list[tuple[Any, ...]]] = {}
@@ -121,7 +134,9 @@ class WriteTx:
     ) -> None:
         """Queue a new current version with its index rows (caller has called current(),
         unless the id was freshly generated)."""
-        self._current.append((res_type, res_id, version_id, last_updated, False, content, centre))
+        row = (res_type, res_id, version_id, last_updated, False, content, centre)
+        # No row exists (checked under lock, or a fresh id): a plain insert, no upsert.
+        (self._current if existed else self._new).append(row)
         self._versions.append((res_type, res_id, version_id, last_updated, method, False, content))
         if existed:
             self._stale_index.append((res_type, res_id))
@@ -134,16 +149,21 @@ class WriteTx:
         self._stale_index.append((res_type, res_id))
 
     async def flush(self) -> None:
+        if self._new:
+            await self._conn.insert_rows("resource", _RESOURCE_COLUMNS, self._new)
+            self._new = []
         if self._current:
             await self._conn.executemany(_UPSERT_CURRENT, self._current)
-            await self._conn.executemany(_INSERT_VERSION, self._versions)
-            self._current, self._versions = [], []
+            self._current = []
+        if self._versions:
+            await self._conn.insert_rows("resource_version", _VERSION_COLUMNS, self._versions)
+            self._versions = []
         if self._stale_index:
             for table in COLUMNS:
                 await self._conn.executemany(_DELETE_INDEX[table], self._stale_index)
             self._stale_index = []
         for table, rows in self._index.items():
-            await self._conn.executemany(_INSERT_INDEX[table], rows)
+            await self._conn.insert_rows(table, ("res_type", "res_id", *COLUMNS[table]), rows)
         self._index = {}
 
 
