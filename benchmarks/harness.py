@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -319,6 +320,27 @@ def _first_line(path: str, prefix: str) -> str | None:
     except OSError:
         return None
     return None
+
+
+def source_state() -> dict[str, str]:
+    """Which mitral-fhir code is measured: HEAD, and a digest of app/ as it is on disk."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "app").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".json", ".ini", ".mako"):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--", "app"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "commit": head or "unknown",
+        "uncommitted_app_changes": "yes" if changed else "no",
+        "app_digest": digest.hexdigest()[:12],
+    }
 
 
 def machine_info() -> dict[str, str]:

@@ -284,9 +284,10 @@ def _peer_section(results: dict[str, Any]) -> list[str]:
             "",
             *_reference_rows(results),
             "",
-            "With its defaults the peer's throughput falls as its traffic log grows (it "
-            "writes each request and response to SQLite on the event loop), so its default "
-            "figures depend on how long it has been loaded; with the log off they are steady.",
+            "With its defaults the peer writes every request and response to SQLite on the "
+            "event loop (its traffic log); its throughput then depends on how much it has "
+            "logged and can fall during a long run, which is why it is also measured with the "
+            "log off.",
             "",
         ]
     return lines
@@ -313,6 +314,9 @@ def render(results: dict[str, Any]) -> str:
         *[f"| {k} | {v} |" for k, v in meta["machine"].items()],
         *[f"| {k} | {v} |" for k, v in meta["versions"].items()],
         f"| Peer | {meta['peer']} (installed from PyPI into a throw-away venv) |",
+        f"| mitral-fhir | commit {meta['source']['commit']}, uncommitted changes in app/: "
+        f"{meta['source']['uncommitted_app_changes']} (app/ digest "
+        f"{meta['source']['app_digest']}) |",
         "",
         "## Method",
         "",

@@ -416,10 +416,14 @@ def main() -> int:
     )
     wanted = set(args.only.split(",")) if args.only else {c.key for c in CONFIGS} | {"peer"}
     harness.ensure_wrk()
+    source = harness.source_state()
     pg = None if args.skip_pg else postgres_version(args.pg_url)
     opts.background = 20 if args.quick else 100
     workload = Workload(bundles=20 if args.quick else 40)
     suite = Suite(opts, workload)
+    if pg is None and "pg-2w" in wanted:
+        reason = "--skip-pg was given" if args.skip_pg else f"it was not reachable at {args.pg_url}"
+        suite.results["notes"].append(f"PostgreSQL was not measured: {reason}.")
     try:
         for cfg in CONFIGS:
             if cfg.key not in wanted or (cfg.backend == "postgresql" and pg is None):
@@ -432,12 +436,20 @@ def main() -> int:
         suite.drop_schemas()
         if not args.keep:
             shutil.rmtree(opts.work, ignore_errors=True)
+    source_after = harness.source_state()
+    if source_after["app_digest"] != source["app_digest"]:
+        suite.results["notes"].append(
+            "app/ changed on disk during this run (other work in progress): configurations "
+            f"measured at different times may have run different code (commit {source['commit']} "
+            f"at the start, {source_after['commit']} at the end)."
+        )
     meta = {
         "command": os.environ.get("BENCH_COMMAND")
         or " ".join(["python3", "benchmarks/run.py", *sys.argv[1:]]),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": harness.machine_info(),
         "versions": _versions(pg),
+        "source": source,
         "peer": f"{harness.PEER_PACKAGE} {harness.PEER_VERSION}",
         "duration": opts.duration,
         "warmup": opts.warmup,

@@ -50,3 +50,19 @@ async def test_a_decimal_where_an_integer_is_required_is_rejected(client):
     assert response.status_code == 400
     issue = response.json()["issue"][0]
     assert issue["expression"] == ["Patient.multipleBirth.ofType(integer)"]
+
+
+async def test_json_that_is_not_strict_json_is_rejected(client):
+    for body in (
+        b'{"resourceType":"Patient","multipleBirthInteger":NaN}',
+        b'{"resourceType":"Patient",}',
+        b'{"resourceType":"Patient","name":[{"family":"\xff"}]}',
+        b'{"resourceType":"Patient"} trailing',
+    ):
+        response = await client.post(
+            "Patient", content=body, headers={"Content-Type": "application/fhir+json"}
+        )
+        assert response.status_code == 400, body
+        issue = response.json()["issue"][0]
+        assert issue["code"] == "structure"
+        assert "not valid JSON" in issue["diagnostics"]
