@@ -398,11 +398,21 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--output", default=str(harness.ROOT / "docs" / "benchmarks.md"))
     parser.add_argument("--keep", action="store_true", help="keep the run's work directory")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the output from the last run's raw figures (benchmarks/.work) and exit",
+    )
     return parser.parse_args()
 
 
 def main() -> int:
     args = parse_args()
+    if args.render_only:
+        results = orjson.loads((harness.WORK / "last-results.json").read_bytes())
+        Path(args.output).write_text(report.render(results))
+        log(f"rewrote {args.output} from the last run's figures")
+        return 0
     started = time.monotonic()
     stamp = time.strftime("%Y%m%d%H%M%S") + f"_{os.getpid()}"
     opts = Options(
