@@ -35,6 +35,7 @@ class OutputFormat:
 
 
 DEFAULT_OUTPUT = OutputFormat(FHIR_JSON, pretty=False)
+_PLAIN_ACCEPT = {None, "*/*", FHIR_JSON, "application/fhir+json, */*"}
 
 
 def _media_types(header: str) -> list[str]:
@@ -50,6 +51,8 @@ def _media_types(header: str) -> list[str]:
 
 
 def output_format(request: Request) -> OutputFormat:
+    if not request.scope["query_string"] and request.headers.get("accept") in _PLAIN_ACCEPT:
+        return DEFAULT_OUTPUT  # the common case, without parsing anything
     query = request.query_params
     pretty = query.get("_pretty") == "true"
     fmt = query.get("_format")

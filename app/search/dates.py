@@ -82,6 +82,7 @@ def format_instant(micros: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+@lru_cache(maxsize=4096)
 def http_date(micros: int) -> str:
     """RFC 9110 IMF-fixdate for Last-Modified."""
     moment = _EPOCH + timedelta(microseconds=micros)
