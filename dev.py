@@ -25,7 +25,13 @@ def ensure_environment() -> None:
         sys.exit("mitral-fhir needs Python 3.11 or newer")
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except subprocess.CalledProcessError:
+            sys.exit(
+                "could not create .venv with pip: this Python lacks ensurepip "
+                "(on Debian/Ubuntu: apt-get install python3-venv)"
+            )
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != digest:
         print("installing mitral-fhir and its dependencies into .venv ...", flush=True)
