@@ -78,5 +78,68 @@ def db_upgrade(
     console.print(f"database at revision {current}")
 
 
+@cli.command()
+def reindex(
+    res_type: Annotated[str | None, typer.Option("--type", help="Only this resource type")] = None,
+    param: Annotated[str | None, typer.Option(help="Only this search parameter's rows")] = None,
+    start_after: Annotated[
+        str | None, typer.Option("--from", help="Resume after this Type/id cursor")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Resources per transaction")] = 500,
+    database_url: Annotated[str | None, typer.Option(help="Database URL")] = None,
+) -> None:
+    """Rewrite search index rows from the stored resources (resumable with --from)."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from app.search.reindex import Batch, parse_cursor
+    from app.search.reindex import reindex as run_reindex
+    from app.storage.database import create_database
+    from app.storage.store import ResourceStore
+
+    settings = _settings(database_url=database_url)
+    try:
+        parse_cursor(start_after)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    async def run() -> int:
+        db = create_database(settings.database_url, schema=settings.database_schema)
+        await db.open()
+        try:
+            total = await ResourceStore(db).count_current(res_type=res_type)
+            with Progress(
+                TextColumn("reindex"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                console=console,
+            ) as progress:
+                task = progress.add_task("", total=total)
+
+                def on_batch(batch: Batch) -> None:
+                    progress.update(task, advance=batch.resources, description=batch.cursor)
+                    progress.console.print(
+                        f"{batch.resources} resources, {batch.rows} index rows; "
+                        f"resume with --from {batch.cursor}",
+                        soft_wrap=True,
+                    )
+
+                return await run_reindex(
+                    db,
+                    res_type=res_type,
+                    param=param,
+                    start_after=start_after,
+                    batch_size=batch_size,
+                    on_batch=on_batch,
+                )
+        finally:
+            await db.close()
+
+    done = asyncio.run(run())
+    console.print(f"reindexed {done} resources")
+
+
 def main() -> None:
     cli()

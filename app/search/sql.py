@@ -1,7 +1,12 @@
 """Turn a SearchRequest into SQL over the resource and index tables, and run it.
 
 Bound parameters only: no request text is ever spliced into SQL. Results are keyset-paged on
-(res_type, res_id), which stays correct while writes happen (no offsets, no result cache).
+(res_type, res_id), or on the ``_sort`` keys then (res_type, res_id), which stays correct
+while writes happen (no offsets, no result cache).
+
+Each clause becomes ``(r.res_type, r.res_id) [NOT] IN (SELECT ...)``: the leaf's matching
+index rows (app/search/query_leaf.py) wrapped in one reference hop per chain link
+(app/search/chain.py). Every subquery is non-correlated, so SQLite evaluates it once.
 """
 
 from __future__ import annotations
@@ -9,8 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.search.request import Clause, DateValue, SearchRequest, TokenValue
-from app.storage.database import Connection
+from app.search.chain import composite_kinds, hop
+from app.search.criteria import CompositeValue, DateValue, TokenValue
+from app.search.query_leaf import TABLES, Binder, composite_select, date_condition, row_condition
+from app.search.request import Clause, SearchRequest
+from app.search.sort import after_cursor, decode_cursor, encode_cursor, order_by, sort_column
+from app.storage.database import Connection, PgConnection
+
+RESOURCE_LEVEL = frozenset({"_id", "_lastUpdated"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,81 +38,68 @@ class SearchPage:
     total: int | None
 
 
-class _Sql:
+class _Sql(Binder):
     def __init__(self) -> None:
+        super().__init__()
         self.where: list[str] = []
-        self.args: list[Any] = []
-
-    def arg(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
 
 
-def _date_condition(sql: _Sql, value: DateValue, column: str) -> str:
-    # Bind only the bounds a prefix uses: PostgreSQL cannot type an unused parameter.
-    match value.prefix:
-        case "eq":
-            return f"({column} >= {sql.arg(value.low)} AND {column} <= {sql.arg(value.high)})"
-        case "ne":
-            return f"({column} < {sql.arg(value.low)} OR {column} > {sql.arg(value.high)})"
-        case "gt" | "sa":
-            return f"{column} > {sql.arg(value.high)}"
-        case "lt" | "eb":
-            return f"{column} < {sql.arg(value.low)}"
-        case "ge":
-            return f"{column} >= {sql.arg(value.low)}"
-        case "le":
-            return f"{column} <= {sql.arg(value.high)}"
-        case _:  # ap: within 10% of the range's width either side, at least a day
-            width = max((value.high - value.low) // 10, 86_400_000_000)
-            low, high = sql.arg(value.low - width), sql.arg(value.high + width)
-            return f"({column} >= {low} AND {column} <= {high})"
-
-
-def _token_condition(sql: _Sql, value: TokenValue) -> str:
-    parts = []
-    if value.code is not None:
-        parts.append(f"t.code = {sql.arg(value.code)}")
-    if not value.any_system:
-        parts.append(f"t.system = {sql.arg(value.system)}" if value.system else "t.system IS NULL")
-    return "(" + " AND ".join(parts or ["1 = 1"]) + ")"
-
-
-def _index_subquery(sql: _Sql, table: str, param: str, types: tuple[str, ...]) -> str:
-    """Rows of one index table for one parameter, as a non-correlated IN subquery.
-
-    Non-correlated on purpose: SQLite runs a correlated EXISTS once per resource row (a scan),
-    while ``IN (SELECT ...)`` is evaluated once through the (res_type, param, value) index.
-    """
-    scope = (
-        f"t.res_type = {sql.arg(types[0])}"
-        if len(types) == 1
-        else "t.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")"
-        if types
-        else "1 = 1"
-    )
-    return (
-        f"(r.res_type, r.res_id) IN (SELECT t.res_type, t.res_id FROM {table} t "
-        f"WHERE {scope} AND t.param = {sql.arg(param)}"
-    )
-
-
-def _clause(sql: _Sql, clause: Clause, types: tuple[str, ...]) -> str:
+def _resource_level(b: Binder, clause: Clause, alias: str) -> str:
+    """``_id`` / ``_lastUpdated``: answered from the resource table itself."""
+    if clause.modifier == "missing":  # every resource has both
+        return "1 = 0" if clause.values[0] else "1 = 1"
     if clause.param == "_id":
         ids = [v.code for v in clause.values if isinstance(v, TokenValue)]
-        return "r.res_id IN (" + ", ".join(sql.arg(i) for i in ids) + ")"
-    if clause.param == "_lastUpdated":
-        conds = [
-            _date_condition(sql, v, "r.last_updated")
+        return f"{alias}.res_id IN (" + ", ".join(b.arg(i) for i in ids) + ")"
+    col = f"{alias}.last_updated"
+    conds = [date_condition(b, v, col, col) for v in clause.values if isinstance(v, DateValue)]
+    return "(" + " OR ".join(conds) + ")"
+
+
+def _leaf_select(b: Binder, clause: Clause) -> tuple[str, bool]:
+    """The (res_type, res_id) pairs of ``clause.types`` matching the leaf, and whether the
+    clause asks for the resources *not* in that set (``:missing=true``, ``:not``)."""
+    types = clause.types
+    if clause.param in RESOURCE_LEVEL:
+        cond = _resource_level(b, clause, "x")
+        return (
+            f"SELECT x.res_type, x.res_id FROM resource x WHERE {b.scope('x', types)} "
+            f"AND NOT x.deleted AND {cond}",
+            False,
+        )
+    kinds = composite_kinds(clause)
+    table = TABLES[kinds[0] if kinds else clause.type]
+    param = f"{clause.param}:of-type" if clause.modifier == "of-type" else clause.param
+    if kinds and clause.modifier != "missing":
+        selects = [
+            composite_select(b, clause.param, kinds, v, types)
             for v in clause.values
-            if isinstance(v, DateValue)
+            if isinstance(v, CompositeValue)
         ]
-        return "(" + " OR ".join(conds) + ")"
-    subquery = _index_subquery(sql, "search_token", clause.param, types)
+        return " UNION ".join(selects), False
+    rows = (
+        f"SELECT t.res_type, t.res_id FROM {table} t "
+        f"WHERE {b.scope('t', types)} AND t.param = {b.arg(param)}"
+    )
     if clause.modifier == "missing":
-        return f"NOT {subquery})" if clause.values[0] else f"{subquery})"
-    conds = [_token_condition(sql, v) for v in clause.values if isinstance(v, TokenValue)]
-    return f"{subquery} AND ({' OR '.join(conds)}))"
+        return rows, bool(clause.values[0])
+    conds = [row_condition(b, clause.type, clause.modifier, v) for v in clause.values]
+    return f"{rows} AND ({' OR '.join(conds)})", clause.modifier == "not"
+
+
+def _clause(b: Binder, clause: Clause) -> str:
+    if clause.param in RESOURCE_LEVEL and not clause.chain:
+        return _resource_level(b, clause, "r")
+    select, negate = _leaf_select(b, clause)
+    if negate and clause.chain:  # negate among the leaf's own types, then follow the chain
+        select = (
+            f"SELECT x.res_type, x.res_id FROM resource x WHERE {b.scope('x', clause.types)} "
+            f"AND NOT x.deleted AND (x.res_type, x.res_id) NOT IN ({select})"
+        )
+        negate = False
+    for link in reversed(clause.chain):
+        select = hop(b, link, select)
+    return f"{'NOT ' if negate else ''}(r.res_type, r.res_id) IN ({select})"
 
 
 def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
@@ -110,7 +108,7 @@ def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
     if types:
         sql.where.append("r.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")")
     for clause in request.clauses:
-        sql.where.append(_clause(sql, clause, types))
+        sql.where.append(_clause(sql, clause))
     return sql
 
 
@@ -126,9 +124,36 @@ async def count(conn: Connection, request: SearchRequest) -> int:
     return int(row[0]) if row else 0
 
 
+async def _sorted(conn: Connection, request: SearchRequest) -> tuple[list[Any], str | None]:
+    """One page in ``_sort`` order, and the cursor after it (see app/search/sort.py)."""
+    sql = _build(request, _types(request))
+    keys = request.sort
+    columns = ", ".join(f"{sort_column(sql, k)} AS s{i}" for i, k in enumerate(keys))
+    collate = ' COLLATE "C"' if isinstance(conn, PgConnection) else ""
+    after = "1 = 1"
+    if request.cursor:
+        values = decode_cursor(request.cursor, len(keys) + 2)
+        after = after_cursor(sql, keys, values, collate)
+    limit = sql.arg(request.count + 1)
+    rows = await conn.fetch(
+        f"SELECT q.* FROM (SELECT r.res_type, r.res_id, r.content, {columns} FROM resource r "
+        f"WHERE {' AND '.join(sql.where)}) q WHERE {after} "
+        f"ORDER BY {order_by(keys, collate)} LIMIT {limit}",
+        *sql.args,
+    )
+    cursor = None
+    if len(rows) > request.count and request.count:
+        last = rows[request.count - 1]
+        cursor = encode_cursor([*(last[3 + i] for i in range(len(keys))), last[0], last[1]])
+    return rows, cursor
+
+
 async def search(conn: Connection, request: SearchRequest) -> SearchPage:
     if request.count == 0:  # _count=0 asks for the total only (R4 search.html#count)
         return SearchPage([], None, await count(conn, request))
+    if request.sort:
+        rows, cursor = await _sorted(conn, request)
+        return await _page(conn, request, rows, cursor)
     sql = _build(request, _types(request))
     if request.cursor:
         cursor_type, _, cursor_id = request.cursor.rpartition("/")
@@ -143,9 +168,15 @@ async def search(conn: Connection, request: SearchRequest) -> SearchPage:
         *sql.args,
     )
     more = len(rows) > request.count
-    rows = rows[: request.count]
-    matches = [Match(r[0], r[1], bytes(r[2])) for r in rows]
-    next_cursor = f"{rows[-1][0]}/{rows[-1][1]}" if more and rows else None
+    next_cursor = f"{rows[request.count - 1][0]}/{rows[request.count - 1][1]}" if more else None
+    return await _page(conn, request, rows, next_cursor)
+
+
+async def _page(
+    conn: Connection, request: SearchRequest, rows: list[Any], next_cursor: str | None
+) -> SearchPage:
+    more = len(rows) > request.count
+    matches = [Match(r[0], r[1], bytes(r[2])) for r in rows[: request.count]]
     total: int | None = None
     if request.total in ("accurate", "estimate") and (more or request.cursor):
         total = await count(conn, request)

@@ -49,6 +49,10 @@ _VERSION_COLUMNS = (
     "content",
 )
 _DELETE_INDEX = {t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2" for t in COLUMNS}
+_DELETE_INDEX_PARAM = {
+    t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2 AND param = $3" for t in COLUMNS
+}
+_CURRENT_COLUMNS = "res_type, res_id, version_id, last_updated, deleted, content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,22 @@ class WriteTx:
         self._versions.append((res_type, res_id, version_id, last_updated, "DELETE", True, None))
         self._stale_index.append((res_type, res_id))
 
+    async def reindex(
+        self, res_type: str, res_id: str, index: IndexRows, params: list[str] | None = None
+    ) -> None:
+        """Replace the index rows of a stored resource: all of them, or only those whose
+        ``param`` is in ``params``. The new rows are written with the next flush."""
+        await self.flush()
+        if params is None:
+            for table in COLUMNS:
+                await self._conn.execute(_DELETE_INDEX[table], res_type, res_id)
+        else:
+            for table in COLUMNS:
+                for param in params:
+                    await self._conn.execute(_DELETE_INDEX_PARAM[table], res_type, res_id, param)
+        for table, rows in index.rows.items():
+            self._index.setdefault(table, []).extend((res_type, res_id, *row) for row in rows)
+
     async def flush(self) -> None:
         if self._new:
             await self._conn.insert_rows("resource", _RESOURCE_COLUMNS, self._new)
@@ -194,6 +214,41 @@ class ResourceStore:
             tx = WriteTx(conn)
             yield tx
             await tx.flush()
+
+    async def current_page(
+        self, *, res_type: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[StoredVersion]:
+        """Live (not deleted) current versions in (res_type, res_id) order, after a keyset
+        cursor: how reindex walks the store in resumable batches."""
+        where = ["deleted = $1"]
+        args: list[Any] = [False]
+        if res_type is not None:
+            args.append(res_type)
+            where.append(f"res_type = ${len(args)}")
+        if after is not None:
+            args.extend(after)
+            t, i = len(args) - 1, len(args)
+            where.append(f"(res_type > ${t} OR (res_type = ${t} AND res_id > ${i}))")
+        args.append(limit)
+        sql = (
+            f"SELECT {_CURRENT_COLUMNS} FROM resource WHERE {' AND '.join(where)} "
+            f"ORDER BY res_type, res_id LIMIT ${len(args)}"
+        )
+        async with self.db.read() as conn:
+            rows = await conn.fetch(sql, *args)
+        return [_version(r) for r in rows]
+
+    async def count_current(self, *, res_type: str | None) -> int:
+        """How many live current resources (of one type) there are."""
+        if res_type is None:
+            row = await self.db.fetchrow("SELECT count(*) FROM resource WHERE deleted = $1", False)
+        else:
+            row = await self.db.fetchrow(
+                "SELECT count(*) FROM resource WHERE deleted = $1 AND res_type = $2",
+                False,
+                res_type,
+            )
+        return int(row[0]) if row else 0
 
     async def history(
         self,

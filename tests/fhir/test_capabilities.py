@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement  # noqa: TID251
 
+from app.search.parameters import parameters_for
 from tests.factories import JSON_PATCH_HEADERS, NHS_NUMBER, patient
 
 # Every resource type of FHIR R4 (4.0.1), as listed by the HL7 reference implementation's
@@ -159,9 +160,24 @@ async def test_search_parameters_are_declared_where_they_apply(statement):
 
 async def test_every_declared_search_parameter_is_accepted_strictly(client, statement):
     """A declared parameter must not be reported as unknown, even with handling=strict."""
-    samples = {"token": "x", "date": "ge2000-01-01"}
+    samples = {
+        "token": "x",
+        "date": "ge2000-01-01",
+        "string": "x",
+        "reference": "Patient/x",
+        "quantity": "5",
+        "number": "5",
+        "uri": "http://x",
+    }
+
+    def sample(res_type: str, param: dict[str, str]) -> str:
+        if param["type"] != "composite":
+            return samples[param["type"]]
+        components = parameters_for(res_type)[param["name"]].components
+        return "$".join(samples[c.type] for c in components)
+
     for res_type, resource in _resources(statement).items():
-        params = {p["name"]: samples[p["type"]] for p in resource["searchParam"]}
+        params = {p["name"]: sample(res_type, p) for p in resource["searchParam"]}
         response = await client.get(res_type, params=params, headers={"Prefer": "handling=strict"})
         assert response.status_code == 200, (res_type, response.text)
         assert response.json()["total"] == 0

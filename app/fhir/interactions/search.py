@@ -16,6 +16,7 @@ from app.fhir.negotiation import output_format
 from app.fhir.request_body import read_body
 from app.fhir.responses import fhir_response
 from app.search import sql
+from app.search.include import INCLUDE_LIMIT, included
 from app.search.request import SearchRequest, parse_search
 from app.storage.database import Connection
 
@@ -43,6 +44,22 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
         return bundle("searchset", entries, now=now, links=links, total=total)
     page = await sql.search(conn, request)
     entries = [match_entry(base, m.res_type, m.res_id, m.content) for m in page.matches]
+    if request.includes:
+        keys = [(m.res_type, m.res_id) for m in page.matches]
+        extra, truncated = await included(conn, request.includes, keys)
+        for res_type, res_id, content in extra:
+            entries.append(
+                {**match_entry(base, res_type, res_id, content), "search": {"mode": "include"}}
+            )
+        if truncated:
+            issues.append(
+                Issue(
+                    "warning",
+                    "too-costly",
+                    f"Only the first {INCLUDE_LIMIT} included resources are returned",
+                    ("_include",),
+                )
+            )
     if issues:
         entries.append(outcome_entry(issues))
     links = [("self", _link(base, request.res_type, request.echo))]
@@ -63,6 +80,7 @@ def parse_request(
         default_count=ctx.settings.default_page_size,
         max_count=ctx.settings.max_page_size,
         known_types=ctx.types,
+        base=base_url(request),
     )
     if search.unknown and parse_prefer(request.headers.get("prefer")).strict:
         raise InvalidRequest(
