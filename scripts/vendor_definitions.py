@@ -7,6 +7,7 @@ script writes:
 
 - app/fhir/definitions/resource-types.json   every concrete R4 resource type
 - app/search/definitions/search-parameters.json   every R4 SearchParameter (compact)
+- app/search/definitions/compartment-patient.json   the Patient compartment's members
 
 Usage: python scripts/vendor_definitions.py [--source ../shared/fhir-r4] [--check]
 """
@@ -63,10 +64,26 @@ def search_parameters(source: Path) -> dict[str, Any]:
     return {"source": PROVENANCE, "fhirVersion": "4.0.1", "searchParameters": params}
 
 
-def outputs(source: Path) -> dict[Path, str]:
+def patient_compartment(source: Path) -> dict[str, Any]:
+    definition = json.loads((source / "compartmentdefinition-patient.json").read_text())
+    members = {
+        r["code"]: r["param"]
+        for r in definition["resource"]
+        if r.get("param") and r["code"] not in NOT_R4
+    }
+    return {
+        "source": PROVENANCE,
+        "url": definition["url"],
+        "code": definition["code"],
+        "resources": dict(sorted(members.items())),
+    }
+
+
+def outputs(source: Path) -> dict[Path, Any]:
     return {
         ROOT / "app/fhir/definitions/resource-types.json": resource_types(source),
         ROOT / "app/search/definitions/search-parameters.json": search_parameters(source),
+        ROOT / "app/search/definitions/compartment-patient.json": patient_compartment(source),
     }
 
 

@@ -54,6 +54,13 @@ ROUTES: tuple[Route, ...] = (
         ("history-instance",), "instance", "GET", "/{type}/{id}/_history", history.history_instance
     ),
     Route(("read",), "instance", "GET", "/{type}/{id}", read.read),
+    Route(
+        ("search-compartment",),
+        "compartment",
+        "GET",
+        "/{type}/{id}/{target}",
+        search.search_compartment,
+    ),
     Route(("update",), "instance", "PUT", "/{type}/{id}", update.update),
     Route(("patch",), "instance", "PATCH", "/{type}/{id}", patch.patch),
     Route(("delete",), "instance", "DELETE", "/{type}/{id}", delete.delete),

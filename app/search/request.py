@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from app.errors import InvalidRequest
 from app.search import parameters
+from app.search.compartments import Compartment
 from app.search.criteria import (
     DateValue,
     TokenValue,
@@ -70,6 +71,8 @@ class SearchRequest:
     """The (name, value) pairs applied, in order, for the self link."""
     sort: tuple[SortKey, ...] = ()
     includes: tuple[IncludeSpec, ...] = ()
+    compartment: Compartment | None = None
+    """Restrict to one compartment instance (``GET [base]/Patient/123/ServiceRequest``)."""
 
 
 def _result_parameter(request: SearchRequest, name: str, value: str, max_count: int) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.search.chain import composite_kinds, hop
+from app.search.compartments import Compartment
 from app.search.criteria import CompositeValue, DateValue, TokenValue
 from app.search.query_leaf import TABLES, Binder, composite_select, date_condition, row_condition
 from app.search.request import Clause, SearchRequest
@@ -109,7 +110,20 @@ def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
         sql.where.append("r.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")")
     for clause in request.clauses:
         sql.where.append(_clause(sql, clause))
+    if request.compartment:
+        sql.where.append(_compartment(sql, request.compartment, types))
     return sql
+
+
+def _compartment(b: Binder, compartment: Compartment, types: tuple[str, ...]) -> str:
+    """Resources referencing the compartment's owner through any compartment parameter."""
+    params = ", ".join(b.arg(p) for p in compartment.params)
+    return (
+        "(r.res_type, r.res_id) IN (SELECT t.res_type, t.res_id FROM search_reference t "
+        f"WHERE {b.scope('t', types)} AND t.param IN ({params}) "
+        f"AND t.target_type = {b.arg(compartment.code)} "
+        f"AND t.target_id = {b.arg(compartment.res_id)})"
+    )
 
 
 def _types(request: SearchRequest) -> tuple[str, ...]:

@@ -85,6 +85,7 @@ def capability_statement(base: str, max_entries: int, types: frozenset[str]) -> 
                     {"name": p.code, "definition": p.url, "type": p.type}
                     for p in parameters_for("Resource").values()
                 ],
+                "compartment": ["http://hl7.org/fhir/CompartmentDefinition/patient"],
             }
         ],
     }

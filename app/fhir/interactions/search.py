@@ -7,22 +7,31 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import InvalidRequest, Issue, UnsupportedMediaType
+from app.errors import InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
 from app.fhir.bundles import bundle, match_entry, outcome_entry
 from app.fhir.context import base_url, context
 from app.fhir.headers import parse_prefer
-from app.fhir.interactions.common import path_type
+from app.fhir.interactions.common import path_id, path_type
 from app.fhir.negotiation import output_format
 from app.fhir.request_body import read_body
 from app.fhir.responses import fhir_response
 from app.search import sql
+from app.search.compartments import Compartment, compartment_params, compartment_url
 from app.search.include import INCLUDE_LIMIT, included
 from app.search.request import SearchRequest, parse_search
 from app.storage.database import Connection
 
 
-def _link(base: str, res_type: str | None, pairs: list[tuple[str, str]]) -> str:
-    path = f"{base}/{res_type}" if res_type else base
+def _path(request: SearchRequest) -> str | None:
+    """Where the search was made, below the base (a compartment search keeps its form)."""
+    compartment = request.compartment
+    if compartment:
+        return f"{compartment.code}/{compartment.res_id}/{request.res_type}"
+    return request.res_type
+
+
+def _link(base: str, path: str | None, pairs: list[tuple[str, str]]) -> str:
+    path = f"{base}/{path}" if path else base
     return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
@@ -39,7 +48,7 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
     ]
     if request.summary_count:
         total = await sql.count(conn, request)
-        links = [("self", _link(base, request.res_type, request.echo))]
+        links = [("self", _link(base, _path(request), request.echo))]
         entries = [outcome_entry(issues)] if issues else []
         return bundle("searchset", entries, now=now, links=links, total=total)
     page = await sql.search(conn, request)
@@ -62,10 +71,10 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
             )
     if issues:
         entries.append(outcome_entry(issues))
-    links = [("self", _link(base, request.res_type, request.echo))]
+    links = [("self", _link(base, _path(request), request.echo))]
     if page.next_cursor:
         links.append(
-            ("next", _link(base, request.res_type, [*request.echo, ("_cursor", page.next_cursor)]))
+            ("next", _link(base, _path(request), [*request.echo, ("_cursor", page.next_cursor)]))
         )
     return bundle("searchset", entries, now=now, links=links, total=page.total)
 
@@ -118,6 +127,30 @@ async def search_type_post(request: Request) -> Response:
         raise InvalidRequest(f"The form body is not valid UTF-8: {exc}") from exc
     params = request.query_params.multi_items() + form
     return await _respond(request, res_type, params)
+
+
+async def search_compartment(request: Request) -> Response:
+    """``GET [base]/Patient/{id}/{type}``: a type search restricted to one compartment."""
+    code, owner = path_type(request), path_id(request)
+    res_type = request.path_params["target"]
+    if res_type not in context(request).types:
+        raise ResourceNotFound(f"Unknown resource type '{res_type}'", issue_code="not-supported")
+    if compartment_url(code) is None:
+        raise ResourceNotFound(
+            f"The {code} compartment is not supported here (only Patient)",
+            issue_code="not-supported",
+        )
+    params = compartment_params(code, res_type)
+    if not params:
+        raise ResourceNotFound(
+            f"{res_type} is not in the {code} compartment", issue_code="not-supported"
+        )
+    search = parse_request(request, res_type, request.query_params.multi_items())
+    search.compartment = Compartment(code, owner, params)
+    ctx = context(request)
+    async with ctx.db.read() as conn:
+        body = await run_search(conn, search, base=base_url(request), now=ctx.now())
+    return fhir_response(body, fmt=output_format(request))
 
 
 async def search_system(request: Request) -> Response:
