@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.factories import patient, procedure, referral
 
 
-async def _store(client, path: str, body: dict) -> str:
+async def _store(client, path: str, body: dict[str, Any]) -> str:
     response = await client.put(path, json={**body, "id": path.split("/")[1]})
     assert response.status_code in (200, 201), response.text
     return path.split("/")[1]
