@@ -224,3 +224,20 @@ async def test_declared_system_interactions_are_all_served(client):
     assert (await client.post("", json=batch)).status_code == 200
     assert (await client.get("", params={"_type": "Patient"})).status_code == 200
     assert (await client.get("_history")).status_code == 200
+
+
+async def test_includes_and_revincludes_are_declared_from_reference_parameters(client, statement):
+    resources = _resources(statement)
+
+    assert "ServiceRequest:subject" in resources["ServiceRequest"]["searchInclude"]
+    assert "*" in resources["ServiceRequest"]["searchInclude"]
+    assert "ServiceRequest:subject" in resources["Patient"]["searchRevInclude"]
+    assert "Procedure:based-on" in resources["ServiceRequest"]["searchRevInclude"]
+    assert "Patient:general-practitioner" not in resources["ServiceRequest"]["searchRevInclude"]
+
+    included = await client.get(
+        "ServiceRequest",
+        params={"_include": "ServiceRequest:subject"},
+        headers={"Prefer": "handling=strict"},
+    )
+    assert included.status_code == 200

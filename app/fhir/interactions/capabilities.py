@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -13,6 +13,7 @@ from app import __version__
 from app.fhir.context import base_url, context
 from app.fhir.negotiation import output_format
 from app.fhir.responses import fhir_response
+from app.search.param_meta import targets
 from app.search.parameters import parameters_for
 
 _TYPE_LEVEL = {
@@ -29,7 +30,28 @@ _TYPE_LEVEL = {
 _DATE = "2026-11-26"
 
 
-def _resource(res_type: str, codes: list[str]) -> dict[str, Any]:
+def _includes(res_type: str) -> list[str]:
+    """`_include` values this type accepts: `*` and every reference parameter."""
+    params = parameters_for(res_type)
+    refs = sorted(p.code for p in params.values() if p.type == "reference")
+    return ["*", *(f"{res_type}:{code}" for code in refs)]
+
+
+@cache
+def _revincludes(types: frozenset[str]) -> dict[str, list[str]]:
+    """`_revinclude` values per target type: every reference parameter that can point at it."""
+    found: dict[str, set[str]] = {t: set() for t in types}
+    for source in types:
+        for param in parameters_for(source).values():
+            if param.type != "reference":
+                continue
+            for target in targets(param) or tuple(types):
+                if target in found:
+                    found[target].add(f"{source}:{param.code}")
+    return {t: ["*", *sorted(v)] for t, v in found.items()}
+
+
+def _resource(res_type: str, codes: list[str], types: frozenset[str]) -> dict[str, Any]:
     params = parameters_for(res_type)
     return {
         "type": res_type,
@@ -46,6 +68,8 @@ def _resource(res_type: str, codes: list[str]) -> dict[str, Any]:
             {"name": p.code, "definition": p.url, "type": p.type}
             for p in sorted(params.values(), key=lambda p: p.code)
         ],
+        "searchInclude": _includes(res_type),
+        "searchRevInclude": _revincludes(types)[res_type],
     }
 
 
@@ -75,7 +99,7 @@ def capability_statement(base: str, max_entries: int, types: frozenset[str]) -> 
                     f"Transactions and batches accept up to {max_entries} entries. "
                     "Search date values without an offset are read as UTC."
                 ),
-                "resource": [_resource(t, codes) for t in sorted(types)],
+                "resource": [_resource(t, codes, types) for t in sorted(types)],
                 "interaction": [
                     {"code": c}
                     for c in interaction_codes("system")
