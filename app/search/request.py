@@ -27,6 +27,7 @@ from app.search.leaf_values import parse_values
 from app.search.param_meta import targets
 from app.search.parameters import RESULT_PARAMETERS, SearchParameter
 from app.search.sort import SORTABLE, SortKey
+from app.search.summary import Subset, parse_elements, parse_summary
 
 TOTAL_MODES = ("none", "estimate", "accurate")
 
@@ -65,6 +66,10 @@ class SearchRequest:
     cursor: str | None = None
     total: str = "none"
     summary_count: bool = False
+    summary: str | None = None
+    """``_summary`` other than ``count``: ``true``, ``text``, ``data`` or ``false``."""
+    elements: tuple[str, ...] | None = None
+    """``_elements``: the top-level element names asked for (None: not given)."""
     types: tuple[str, ...] = ()
     unknown: list[str] = field(default_factory=list)
     echo: list[tuple[str, str]] = field(default_factory=list)
@@ -73,6 +78,11 @@ class SearchRequest:
     includes: tuple[IncludeSpec, ...] = ()
     compartment: Compartment | None = None
     """Restrict to one compartment instance (``GET [base]/Patient/123/ServiceRequest``)."""
+
+    @property
+    def subset(self) -> Subset:
+        """What ``_summary``/``_elements`` keep of each matched resource."""
+        return Subset(self.summary, self.elements)
 
 
 def _result_parameter(request: SearchRequest, name: str, value: str, max_count: int) -> None:
@@ -89,11 +99,16 @@ def _result_parameter(request: SearchRequest, name: str, value: str, max_count: 
         request.total = value
         request.echo.append((name, value))
     elif name == "_summary":
-        if value != "count":
-            request.unknown.append(f"_summary={value}")
-            return
-        request.summary_count = True
+        if parse_summary(value) == "count":
+            request.summary_count = True
+        else:
+            request.summary = value
         request.echo.append((name, value))
+    elif name == "_elements":
+        names = parse_elements(value)
+        if names:  # an empty _elements asks for nothing in particular: not applied
+            request.elements = (*(request.elements or ()), *names)
+            request.echo.append((name, value))
     elif name == "_type":
         request.types = tuple(unescape(t) for t in split_escaped(value, ","))
         request.echo.append((name, value))

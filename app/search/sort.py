@@ -61,31 +61,47 @@ def decode_cursor(text: str, size: int) -> list[Any]:
     return values
 
 
-def order_by(keys: tuple[SortKey, ...], collate: str) -> str:
+def order_by(keys: tuple[SortKey, ...], collate: str, *, reverse: bool = False) -> str:
+    """The page order; ``reverse`` walks it backwards (for ``previous`` links)."""
+    nulls = "FIRST" if reverse else "LAST"
     parts = [
         f"q.s{i}{collate if k.type in ('string', 'token', 'uri') or k.param == '_id' else ''} "
-        f"{'DESC' if k.descending else 'ASC'} NULLS LAST"
+        f"{'DESC' if k.descending != reverse else 'ASC'} NULLS {nulls}"
         for i, k in enumerate(keys)
     ]
-    return ", ".join([*parts, "q.res_type", "q.res_id"])
+    tie = " DESC" if reverse else ""
+    return ", ".join([*parts, f"q.res_type{tie}", f"q.res_id{tie}"])
 
 
-def after_cursor(b: Binder, keys: tuple[SortKey, ...], values: list[Any], collate: str) -> str:
-    """Rows strictly after the cursor in ``order_by`` order (NULLs last in every key)."""
-    ors, equal = [], []
+def after_cursor(
+    b: Binder,
+    keys: tuple[SortKey, ...],
+    values: list[Any],
+    collate: str,
+    *,
+    reverse: bool = False,
+) -> str:
+    """Rows strictly after the cursor in ``order_by`` order (NULLs last in every key; with
+    ``reverse``, the same order walked backwards, so NULLs come first)."""
+    ors: list[str] = []
+    equal: list[str] = []
     for i, (key, value) in enumerate(zip(keys, values, strict=False)):
         textual = key.type in ("string", "token", "uri") or key.param == "_id"
         col = f"q.s{i}{collate if textual else ''}"
-        if value is None:  # nothing sorts after NULL within this key
+        if value is None:
+            if reverse:  # walking backwards, every value comes after the NULLs
+                ors.append("(" + " AND ".join([*equal, f"q.s{i} IS NOT NULL"]) + ")")
             equal.append(f"q.s{i} IS NULL")
             continue
-        op = "<" if key.descending else ">"
-        ors.append(
-            "(" + " AND ".join([*equal, f"({col} {op} {b.arg(value)} OR q.s{i} IS NULL)"]) + ")"
-        )
+        op = "<" if key.descending != reverse else ">"
+        after = f"{col} {op} {b.arg(value)}"
+        if not reverse:  # NULLs sort last, so they come after any value
+            after = f"({after} OR q.s{i} IS NULL)"
+        ors.append("(" + " AND ".join([*equal, after]) + ")")
         equal.append(f"{col} = {b.arg(value)}")
     res_type, res_id = values[-2], values[-1]
-    same_type = f"q.res_type = {b.arg(res_type)} AND q.res_id > {b.arg(res_id)}"
-    tail = f"(q.res_type > {b.arg(res_type)} OR ({same_type}))"
+    op = "<" if reverse else ">"
+    same_type = f"q.res_type = {b.arg(res_type)} AND q.res_id {op} {b.arg(res_id)}"
+    tail = f"(q.res_type {op} {b.arg(res_type)} OR ({same_type}))"
     ors.append("(" + " AND ".join([*equal, tail]) + ")")
     return "(" + " OR ".join(ors) + ")"

@@ -37,6 +37,7 @@ class SearchPage:
     matches: list[Match]
     next_cursor: str | None
     total: int | None
+    prev_cursor: str | None = None
 
 
 class _Sql(Binder):
@@ -138,65 +139,108 @@ async def count(conn: Connection, request: SearchRequest) -> int:
     return int(row[0]) if row else 0
 
 
-async def _sorted(conn: Connection, request: SearchRequest) -> tuple[list[Any], str | None]:
-    """One page in ``_sort`` order, and the cursor after it (see app/search/sort.py)."""
+_BACKWARD = "~"
+"""Prefix of a ``_cursor`` that pages backwards (the ``previous`` link)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """One page of rows in display order, and the cursors either side of it."""
+
+    rows: list[Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+    more: bool
+
+
+def _window(request: SearchRequest, rows: list[Any], key_of: Any, backward: bool) -> _Window:
+    """Trim the LIMIT n+1 probe row, restore display order, and place the cursors.
+
+    Walking forwards, ``more`` means a next page exists and a cursor means we came from a
+    previous one; walking backwards it is the other way round.
+    """
+    more = len(rows) > request.count
+    rows = rows[: request.count]
+    if backward:
+        rows.reverse()
+    if not rows:
+        return _Window(rows, None, None, more)
+    has_next = more if not backward else True
+    has_prev = (more if backward else request.cursor is not None) and request.count > 0
+    return _Window(
+        rows,
+        key_of(rows[-1]) if has_next else None,
+        _BACKWARD + key_of(rows[0]) if has_prev else None,
+        more,
+    )
+
+
+async def _sorted(
+    conn: Connection, request: SearchRequest, cursor: str | None, backward: bool
+) -> _Window:
+    """One page in ``_sort`` order (see app/search/sort.py); backwards for ``previous``."""
     sql = _build(request, _types(request))
     keys = request.sort
     columns = ", ".join(f"{sort_column(sql, k)} AS s{i}" for i, k in enumerate(keys))
     collate = ' COLLATE "C"' if isinstance(conn, PgConnection) else ""
     after = "1 = 1"
-    if request.cursor:
-        values = decode_cursor(request.cursor, len(keys) + 2)
-        after = after_cursor(sql, keys, values, collate)
+    if cursor:
+        values = decode_cursor(cursor, len(keys) + 2)
+        after = after_cursor(sql, keys, values, collate, reverse=backward)
     limit = sql.arg(request.count + 1)
     rows = await conn.fetch(
         f"SELECT q.* FROM (SELECT r.res_type, r.res_id, r.content, {columns} FROM resource r "
         f"WHERE {' AND '.join(sql.where)}) q WHERE {after} "
-        f"ORDER BY {order_by(keys, collate)} LIMIT {limit}",
+        f"ORDER BY {order_by(keys, collate, reverse=backward)} LIMIT {limit}",
         *sql.args,
     )
-    cursor = None
-    if len(rows) > request.count and request.count:
-        last = rows[request.count - 1]
-        cursor = encode_cursor([*(last[3 + i] for i in range(len(keys))), last[0], last[1]])
-    return rows, cursor
+
+    def key_of(row: Any) -> str:
+        return encode_cursor([*(row[3 + i] for i in range(len(keys))), row[0], row[1]])
+
+    return _window(request, list(rows), key_of, backward)
+
+
+async def _unsorted(
+    conn: Connection, request: SearchRequest, cursor: str | None, backward: bool
+) -> _Window:
+    sql = _build(request, _types(request))
+    if cursor:
+        cursor_type, _, cursor_id = cursor.rpartition("/")
+        op = "<" if backward else ">"
+        sql.where.append(
+            f"(r.res_type {op} {sql.arg(cursor_type)} OR "
+            f"(r.res_type = {sql.arg(cursor_type)} AND r.res_id {op} {sql.arg(cursor_id)}))"
+        )
+    order = "r.res_type DESC, r.res_id DESC" if backward else "r.res_type, r.res_id"
+    limit = sql.arg(request.count + 1)
+    rows = await conn.fetch(
+        "SELECT r.res_type, r.res_id, r.content FROM resource r "
+        f"WHERE {' AND '.join(sql.where)} ORDER BY {order} LIMIT {limit}",
+        *sql.args,
+    )
+    return _window(request, list(rows), lambda row: f"{row[0]}/{row[1]}", backward)
 
 
 async def search(conn: Connection, request: SearchRequest) -> SearchPage:
     if request.count == 0:  # _count=0 asks for the total only (R4 search.html#count)
         return SearchPage([], None, await count(conn, request))
-    if request.sort:
-        rows, cursor = await _sorted(conn, request)
-        return await _page(conn, request, rows, cursor)
-    sql = _build(request, _types(request))
-    if request.cursor:
-        cursor_type, _, cursor_id = request.cursor.rpartition("/")
-        sql.where.append(
-            f"(r.res_type > {sql.arg(cursor_type)} OR "
-            f"(r.res_type = {sql.arg(cursor_type)} AND r.res_id > {sql.arg(cursor_id)}))"
-        )
-    limit = sql.arg(request.count + 1)
-    rows = await conn.fetch(
-        "SELECT r.res_type, r.res_id, r.content FROM resource r "
-        f"WHERE {' AND '.join(sql.where)} ORDER BY r.res_type, r.res_id LIMIT {limit}",
-        *sql.args,
+    cursor = request.cursor
+    backward = bool(cursor and cursor.startswith(_BACKWARD))
+    if cursor and backward:
+        cursor = cursor[len(_BACKWARD) :]
+    page = (
+        await _sorted(conn, request, cursor, backward)
+        if request.sort
+        else await _unsorted(conn, request, cursor, backward)
     )
-    more = len(rows) > request.count
-    next_cursor = f"{rows[request.count - 1][0]}/{rows[request.count - 1][1]}" if more else None
-    return await _page(conn, request, rows, next_cursor)
-
-
-async def _page(
-    conn: Connection, request: SearchRequest, rows: list[Any], next_cursor: str | None
-) -> SearchPage:
-    more = len(rows) > request.count
-    matches = [Match(r[0], r[1], bytes(r[2])) for r in rows[: request.count]]
+    matches = [Match(r[0], r[1], bytes(r[2])) for r in page.rows]
     total: int | None = None
-    if request.total in ("accurate", "estimate") and (more or request.cursor):
+    if request.total in ("accurate", "estimate") and (page.more or request.cursor):
         total = await count(conn, request)
-    elif not more and not request.cursor:
+    elif not page.more and not request.cursor:
         total = len(matches)
-    return SearchPage(matches, next_cursor, total)
+    return SearchPage(matches, page.next_cursor, total, page.prev_cursor)
 
 
 async def find_ids(conn: Connection, request: SearchRequest, limit: int = 2) -> list[str]:

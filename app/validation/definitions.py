@@ -70,6 +70,8 @@ class Definitions:
     primitives: dict[str, Primitive]
     types: dict[str, TypeDef]
     resources: frozenset[str]
+    # Per resource type, the top-level JSON properties `_summary=true` keeps.
+    summary: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def resource(self, resource_type: str) -> TypeDef | None:
         """The definition of a concrete R4 resource type, or None (abstract or unknown)."""
@@ -148,7 +150,14 @@ def parse_definitions(raw: dict[str, Any]) -> Definitions:
         for name, elements in raw["types"].items()
     }
     _link(types, primitives)
-    return Definitions(about=raw["about"], primitives=primitives, types=types, resources=resources)
+    summary = {name: frozenset(props) for name, props in raw.get("summary", {}).items()}
+    return Definitions(
+        about=raw["about"],
+        primitives=primitives,
+        types=types,
+        resources=resources,
+        summary=summary,
+    )
 
 
 @cache

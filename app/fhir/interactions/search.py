@@ -52,14 +52,19 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
         entries = [outcome_entry(issues)] if issues else []
         return bundle("searchset", entries, now=now, links=links, total=total)
     page = await sql.search(conn, request)
-    entries = [match_entry(base, m.res_type, m.res_id, m.content) for m in page.matches]
+    # _summary applies to every resource returned; _elements only to the matches (R4
+    # search.html#elements: "The list of elements does not apply to included resources").
+    subset = request.subset
+    entries = [
+        match_entry(base, m.res_type, m.res_id, subset.apply(m.content)) for m in page.matches
+    ]
     if request.includes:
         keys = [(m.res_type, m.res_id) for m in page.matches]
         extra, truncated = await included(conn, request.includes, keys)
+        for_included = subset.for_included()
         for res_type, res_id, content in extra:
-            entries.append(
-                {**match_entry(base, res_type, res_id, content), "search": {"mode": "include"}}
-            )
+            entry = match_entry(base, res_type, res_id, for_included.apply(content))
+            entries.append({**entry, "search": {"mode": "include"}})
         if truncated:
             issues.append(
                 Issue(
@@ -72,10 +77,10 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
     if issues:
         entries.append(outcome_entry(issues))
     links = [("self", _link(base, _path(request), request.echo))]
-    if page.next_cursor:
-        links.append(
-            ("next", _link(base, _path(request), [*request.echo, ("_cursor", page.next_cursor)]))
-        )
+    for relation, cursor in (("next", page.next_cursor), ("previous", page.prev_cursor)):
+        if cursor:
+            pairs = [*request.echo, ("_cursor", cursor)]
+            links.append((relation, _link(base, _path(request), pairs)))
     return bundle("searchset", entries, now=now, links=links, total=page.total)
 
 
