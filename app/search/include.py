@@ -136,4 +136,6 @@ async def included(
         frontier, first = [(r[0], r[1]) for r in rows], False
         if truncated:
             break
+    else:  # all rounds used: anything still reachable was not followed, so say so
+        truncated = bool(frontier) and any(s.iterate for s in specs)
     return result, truncated

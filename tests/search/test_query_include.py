@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from tests.factories import assert_outcome
+from tests.factories import assert_outcome, procedure
 
 
 async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
@@ -178,3 +178,41 @@ async def test_unknown_include_parameter_is_reported(client, pathway):
 )
 async def test_malformed_includes_are_400(client, name, value):
     assert_outcome(await client.get("Patient", params={name: value}), 400, "invalid")
+
+
+async def test_iterate_deeper_than_the_round_limit_says_it_was_cut_short(client):
+    for level in range(11):
+        body = {**procedure("Patient/deep"), "id": f"proc-{level}"}
+        if level:
+            body["partOf"] = [{"reference": f"Procedure/proc-{level - 1}"}]
+        response = await client.put(f"Procedure/proc-{level}", json=body)
+        assert response.status_code == 201, response.text
+
+    bundle = (
+        await client.get(
+            "Procedure", params={"_id": "proc-10", "_include:iterate": "Procedure:part-of"}
+        )
+    ).json()
+
+    included = [e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == "include"]
+    outcomes = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"]
+    assert len(included) == 8
+    assert "proc-1" not in included
+    assert outcomes and ":iterate follows at most 8 levels" in str(outcomes[0]["resource"])
+
+
+async def test_iterate_that_ends_within_the_round_limit_is_complete(client):
+    for level in range(3):
+        body = {**procedure("Patient/shallow"), "id": f"proc-{level}"}
+        if level:
+            body["partOf"] = [{"reference": f"Procedure/proc-{level - 1}"}]
+        await client.put(f"Procedure/proc-{level}", json=body)
+
+    bundle = (
+        await client.get(
+            "Procedure", params={"_id": "proc-2", "_include:iterate": "Procedure:part-of"}
+        )
+    ).json()
+
+    modes = [e["search"]["mode"] for e in bundle["entry"]]
+    assert modes == ["match", "include", "include"]

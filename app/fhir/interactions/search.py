@@ -17,7 +17,7 @@ from app.fhir.request_body import read_body
 from app.fhir.responses import fhir_response
 from app.search import sql
 from app.search.compartments import Compartment, compartment_params, compartment_url
-from app.search.include import INCLUDE_LIMIT, included
+from app.search.include import INCLUDE_LIMIT, MAX_ROUNDS, included
 from app.search.request import SearchRequest, parse_search
 from app.storage.database import Connection
 
@@ -70,7 +70,8 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
                 Issue(
                     "warning",
                     "too-costly",
-                    f"Only the first {INCLUDE_LIMIT} included resources are returned",
+                    f"Included resources were cut short: at most {INCLUDE_LIMIT}, "
+                    f"and :iterate follows at most {MAX_ROUNDS} levels",
                     ("_include",),
                 )
             )
