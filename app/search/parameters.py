@@ -156,7 +156,7 @@ def _composite(
     walkers: list[Walker] = []
     for base in bases:
         sub_walkers: list[Walker] = []
-        for part in parts:
+        for index, part in enumerate(parts):
             definition = _by_url().get(str(part["definition"]))
             if definition is None:
                 raise Unsupported(f"unknown component {part['definition']}")
@@ -166,7 +166,9 @@ def _composite(
             sub = compile_relative(str(part["expression"]), base.type)
             if not sub:
                 raise Unsupported(f"component '{part['expression']}' yields nothing")
-            sub_walkers.extend(_walkers(code, kind, sub))
+            # Each component's rows carry its own param name ("code-value-concept$1"), so two
+            # components stored in the same table (token + token) cannot stand in for each other.
+            sub_walkers.extend(_walkers(component_param(code, index), kind, sub))
             if base is bases[0]:
                 components.append(
                     Component(
@@ -179,6 +181,11 @@ def _composite(
                 )
         walkers.append(base.compile(_group(tuple(sub_walkers))))
     return bases, walkers, tuple(components)
+
+
+def component_param(code: str, index: int) -> str:
+    """The index-row param name of a composite parameter's ``index``-th component."""
+    return f"{code}${index}"
 
 
 def _group(parts: tuple[Walker, ...]) -> Walker:

@@ -20,6 +20,7 @@ from app.search.criteria import (
     ReferenceValue,
     TokenValue,
 )
+from app.search.parameters import component_param
 
 TABLES = {
     "token": "search_token",
@@ -202,10 +203,11 @@ def composite_select(
         if n:
             joins.append(
                 f"JOIN {TABLES[kind]} {alias} ON {alias}.res_type = c0.res_type AND "
-                f"{alias}.res_id = c0.res_id AND {alias}.param = c0.param AND {alias}.grp = c0.grp"
+                f"{alias}.res_id = c0.res_id AND {alias}.grp = c0.grp"
             )
+        conds.append(f"{alias}.param = {b.arg(component_param(param, n))}")
         conds.append(row_condition(b, kind, None, part, alias))
     return (
         f"SELECT c0.res_type, c0.res_id FROM {first} c0 {' '.join(joins)} "
-        f"WHERE {b.scope('c0', types)} AND c0.param = {b.arg(param)} AND {' AND '.join(conds)}"
+        f"WHERE {b.scope('c0', types)} AND {' AND '.join(conds)}"
     )

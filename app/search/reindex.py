@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.fhir.fhir_json import loads
+from app.fhir.resource_types import resource_types
 from app.search.extract import extract_index
-from app.search.parameters import parameters_for
+from app.search.parameters import component_param, parameters_for
 from app.search.values import Sink
 from app.storage.database import Database
 from app.storage.index_rows import IndexRows
@@ -46,6 +47,17 @@ def index_for(resource: dict[str, object], param: str | None) -> IndexRows:
     return IndexRows(sink.tables)
 
 
+def _row_params(param: str, res_type: str | None) -> list[str]:
+    """Every index-row param name ``param`` writes (of-type rows, composite components)."""
+    names = [param, f"{param}:of-type"]
+    types = [res_type] if res_type else sorted(resource_types())
+    width = max(
+        (len(parameters_for(t)[param].components) for t in types if param in parameters_for(t)),
+        default=0,
+    )
+    return names + [component_param(param, i) for i in range(width)]
+
+
 async def reindex(
     db: Database,
     *,
@@ -59,7 +71,7 @@ async def reindex(
     number of resources reindexed."""
     store = ResourceStore(db)
     after = parse_cursor(start_after)
-    params = None if param is None else [param, f"{param}:of-type"]
+    params = None if param is None else _row_params(param, res_type)
     done = 0
     while True:
         page = await store.current_page(res_type=res_type, after=after, limit=batch_size)

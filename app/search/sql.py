@@ -17,6 +17,7 @@ from typing import Any
 from app.search.chain import composite_kinds, hop
 from app.search.compartments import Compartment
 from app.search.criteria import CompositeValue, DateValue, TokenValue
+from app.search.parameters import component_param
 from app.search.query_leaf import TABLES, Binder, composite_select, date_condition, row_condition
 from app.search.request import Clause, SearchRequest
 from app.search.sort import after_cursor, decode_cursor, encode_cursor, order_by, sort_column
@@ -72,6 +73,8 @@ def _leaf_select(b: Binder, clause: Clause) -> tuple[str, bool]:
     kinds = composite_kinds(clause)
     table = TABLES[kinds[0] if kinds else clause.type]
     param = f"{clause.param}:of-type" if clause.modifier == "of-type" else clause.param
+    if kinds:  # :missing on a composite: look for its first component's rows
+        param = component_param(clause.param, 0)
     if kinds and clause.modifier != "missing":
         selects = [
             composite_select(b, clause.param, kinds, v, types)

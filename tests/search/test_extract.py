@@ -228,16 +228,19 @@ def test_number_and_uri() -> None:
 
 def test_composite_groups() -> None:
     obs = res.observation_bp()
-    got = rows(obs, "component-code-value-quantity")
-    first, second = got[0][1], got[1][1]
+    codes = rows(obs, "component-code-value-quantity$0")
+    values = rows(obs, "component-code-value-quantity$1")
+    first, second = codes[0][1], codes[1][1]
     assert first != second
-    assert got == [
-        ("component-code-value-quantity", first, LOINC, "8480-6", "systolic"),
-        ("component-code-value-quantity", second, LOINC, "8462-4", "diastolic"),
-        ("component-code-value-quantity", first, 142.0, 141.5, 142.5, UCUM, "mm[Hg]", "mmHg"),
-        ("component-code-value-quantity", second, 88.5, 88.45, 88.55, UCUM, "mm[Hg]", "mmHg"),
+    assert codes == [
+        ("component-code-value-quantity$0", first, LOINC, "8480-6", "systolic"),
+        ("component-code-value-quantity$0", second, LOINC, "8462-4", "diastolic"),
     ]
-    groups = [r[1] for r in rows(obs, "combo-code-value-quantity")]
+    assert values == [
+        ("component-code-value-quantity$1", first, 142.0, 141.5, 142.5, UCUM, "mm[Hg]", "mmHg"),
+        ("component-code-value-quantity$1", second, 88.5, 88.45, 88.55, UCUM, "mm[Hg]", "mmHg"),
+    ]
+    groups = [r[1] for i in (0, 1) for r in rows(obs, f"combo-code-value-quantity${i}")]
     # the Observation itself (no value: code rows only) then each component
     assert len(set(groups)) == 3
     all_groups = [
@@ -247,7 +250,7 @@ def test_composite_groups() -> None:
     for table in extract_index(obs).rows.values():
         for r in table:
             if r[1] is not None:
-                per_param.setdefault(r[1], set()).add(r[0])
+                per_param.setdefault(r[1], set()).add(r[0].rpartition("$")[0])
     assert all(len(p) == 1 for p in per_param.values()), "grp is unique within the resource"
     assert all_groups
 

@@ -174,3 +174,30 @@ async def test_malformed_values_are_400(client):
             "RiskAssessment" if name == "probability" else "Observation", params=params
         )
         assert_outcome(response, 400, "invalid", name, name)
+
+
+async def test_token_token_composite_components_cannot_stand_in_for_each_other(client):
+    """code-value-concept=A$B must not match an Observation whose code is B and value A."""
+    loinc = "http://loinc.org"
+    swapped = {
+        "resourceType": "Observation",
+        "id": "swapped",
+        "status": "final",
+        "code": {"coding": [{"system": loinc, "code": "B-code"}]},
+        "valueCodeableConcept": {"coding": [{"system": loinc, "code": "A-code"}]},
+    }
+    straight = {
+        **swapped,
+        "id": "straight",
+        "code": {"coding": [{"system": loinc, "code": "A-code"}]},
+        "valueCodeableConcept": {"coding": [{"system": loinc, "code": "B-code"}]},
+    }
+    for body in (swapped, straight):
+        response = await client.put(f"Observation/{body['id']}", json=body)
+        assert response.status_code == 201, response.text
+
+    bundle = (
+        await client.get("Observation", params={"code-value-concept": "A-code$B-code"})
+    ).json()
+
+    assert [e["resource"]["id"] for e in bundle.get("entry", [])] == ["straight"]
