@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import search_report
 
 X = "\u00d7"
 """The multiplication sign, for ratios."""
@@ -353,3 +356,11 @@ def render(results: dict[str, Any]) -> str:
     lines += [f"- {n}" for n in meta.get("remarks", [])]
     lines.append("")
     return "\n".join(lines)
+
+
+def with_search_section(rendered: str, output: Path) -> str:
+    """``rendered`` plus the "Search at scale" section already in ``output``, if any: that
+    section belongs to benchmarks/search_bench.py, which a run of this suite does not redo."""
+    previous = output.read_text() if output.exists() else ""
+    section = search_report.existing_section(previous)
+    return search_report.splice(rendered, section) if section else rendered

@@ -61,6 +61,29 @@ def _like(b: Binder, column: str, text: str, *, contains: bool) -> str:
     return f"{column} LIKE {b.arg(like_pattern(text, contains=contains))} ESCAPE '\\'"
 
 
+def prefix_successor(prefix: str) -> str | None:
+    """The smallest string above every string starting with ``prefix`` (None if none is)."""
+    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _starts_with(b: Binder, column: str, text: str) -> str:
+    """``column`` starts with ``text``, as a range on the column (code point order).
+
+    ``value >= text AND value < successor`` can be answered from the (res_type, param,
+    value) index, where ``LIKE 'text%' ESCAPE`` cannot: SQLite's LIKE is case-insensitive, so
+    it cannot use a BINARY index, and PostgreSQL only turns LIKE into an index range under
+    the "C" collation (and never for a bound pattern in a generic plan). The range is exact
+    under code point order: SQLite's BINARY collation, and PostgreSQL's "C" collation, which
+    migration 0002 gives search_string.value.
+    """
+    successor = prefix_successor(text)
+    if successor is None:
+        return _like(b, column, text, contains=False)
+    return f"({column} >= {b.arg(text)} AND {column} < {b.arg(successor)})"
+
+
 def date_condition(b: Binder, v: DateValue, low: str, high: str) -> str:
     """R4 date prefixes between a stored range [low, high] and the search range."""
 
@@ -165,6 +188,14 @@ def _uri(b: Binder, v: str, modifier: str | None, a: str) -> str:
     return f"{a}.value = {b.arg(v)}"
 
 
+def _string(b: Binder, v: str, modifier: str | None, a: str) -> str:
+    if modifier == "exact":
+        return f"{a}.exact = {b.arg(v)}"
+    if modifier == "contains":
+        return _like(b, f"{a}.value", v, contains=True)
+    return _starts_with(b, f"{a}.value", v)
+
+
 def row_condition(b: Binder, kind: str, modifier: str | None, v: object, a: str = "t") -> str:
     """The condition one index row (alias ``a``) must meet to match value ``v``."""
     if isinstance(v, TokenValue):
@@ -186,9 +217,7 @@ def row_condition(b: Binder, kind: str, modifier: str | None, v: object, a: str 
             return _like(b, f"{a}.text", v, contains=True)
         if kind == "uri":
             return _uri(b, v, modifier, a)
-        if modifier == "exact":
-            return f"{a}.exact = {b.arg(v)}"
-        return _like(b, f"{a}.value", v, contains=modifier == "contains")
+        return _string(b, v, modifier, a)
     raise TypeError(f"no SQL for search value {v!r}")
 
 

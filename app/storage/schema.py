@@ -73,9 +73,13 @@ search_token = _index_table(
     sa.Column("text", sa.Text, nullable=True),
     indexes=[["code", "system"]],
 )
+StringValue = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
+"""search_string.value compares in code point order on both backends (migration 0002), so a
+starts-with search is an index range (app/search/query_leaf.py)."""
+
 search_string = _index_table(
     "search_string",
-    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("value", StringValue, nullable=False),
     sa.Column("exact", sa.Text, nullable=False),
     indexes=[["value"]],
 )

@@ -1,0 +1,231 @@
+"""Render benchmarks/search_bench.py's figures as the "Search at scale" section of
+docs/benchmarks.md, between markers, leaving the rest of the file (run.py's) alone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+START = "<!-- search-bench:start -->"
+END = "<!-- search-bench:end -->"
+X = "\u00d7"
+INDEX_TABLES = (
+    "search_token",
+    "search_string",
+    "search_reference",
+    "search_date",
+    "search_number",
+    "search_quantity",
+    "search_uri",
+)
+FLOOR_RATIO = 3.0
+INCLUDE_RATIO = 2.0
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
+def _mib(n: float) -> str:
+    return f"{n / 1024 / 1024:,.0f} MiB"
+
+
+def _targets(backend: str, q: dict[str, Any], queries: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(description, met) for every target that applies to this query."""
+    out: list[tuple[str, bool]] = []
+    http, floor = q["http"], q["floor"]
+    if q.get("target_ms") and backend == "postgresql":
+        out.append((f"p95 ≤ {q['target_ms']:g} ms", http["p95_ms"] <= q["target_ms"]))
+    if floor["p95_ms"]:
+        ratio = http["p95_ms"] / floor["p95_ms"]
+        out.append((f"p95 ÷ floor ≤ {FLOOR_RATIO:g}{X}", ratio <= FLOOR_RATIO))
+    base = queries.get(q.get("base") or "")
+    if base:
+        ratio = http["p95_ms"] / base["http"]["p95_ms"]
+        out.append((f"p95 ≤ {INCLUDE_RATIO:g}{X} base", ratio <= INCLUDE_RATIO))
+    return out
+
+
+def _query_rows(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| Backend | Query | HTTP p50 ms | HTTP p95 ms | req/s | floor p50 ms | floor p95 ms "
+        "| p95 ÷ floor | targets | met |",
+        "|---|---|--:|--:|--:|--:|--:|--:|---|:-:|",
+    ]
+    for backend, data in results["backends"].items():
+        queries = data.get("queries", {})
+        for q in queries.values():
+            http, floor = q["http"], q["floor"]
+            ratio = http["p95_ms"] / floor["p95_ms"] if floor["p95_ms"] else None
+            targets = _targets(backend, q, queries)
+            extra = ""
+            base = queries.get(q.get("base") or "")
+            if base:
+                extra = f" (base {http['p95_ms'] / base['http']['p95_ms']:.2f}{X})"
+            met = ", ".join("yes" if ok else "**no**" for _, ok in targets)
+            rows.append(
+                f"| {data['label']} | {q['label']} | {_ms(http['p50_ms'])} | {_ms(http['p95_ms'])} "
+                f"| {http['rate']:,.0f} | {_ms(floor['p50_ms'])} | {_ms(floor['p95_ms'])} "
+                f"| {'—' if ratio is None else f'{ratio:.1f}{X}'} "
+                f"| {'; '.join(t for t, _ in targets)}{extra} | {met} |"
+            )
+    return rows
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    met, missed = [], []
+    for backend, data in results["backends"].items():
+        queries = data.get("queries", {})
+        for q in queries.values():
+            for text, ok in _targets(backend, q, queries):
+                (met if ok else missed).append(f"{data['label']}, {q['label']}: {text}")
+    met_line = f"**Met ({len(met)}):** " + ("; ".join(met) or "none") + "."
+    missed_line = f"**Missed ({len(missed)}):** " + ("; ".join(missed) or "none") + "."
+    return [met_line, "", missed_line]
+
+
+def _index_rows(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| Backend | Resources | Index rows | Index rows / resource | Index bytes (table + "
+        "indexes) | Index bytes / resource | Resource + history bytes / resource |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    detail = [
+        "| Backend | Table | Rows | Rows / resource | Table | Indexes |",
+        "|---|---|--:|--:|--:|--:|",
+    ]
+    for data in results["backends"].values():
+        index = data.get("index")
+        if not index:
+            continue
+        n = index["rows"]["resource"]
+        rows_total = sum(index["rows"][t] for t in INDEX_TABLES)
+        size = {t: v["table"] + v["indexes"] for t, v in index["bytes"].items()}
+        bytes_total = sum(size[t] for t in INDEX_TABLES)
+        own = size["resource"] + size["resource_version"]
+        rows.append(
+            f"| {data['label']} | {n:,} | {rows_total:,} | {rows_total / n:.1f} "
+            f"| {_mib(bytes_total)} | {bytes_total / n:,.0f} | {own / n:,.0f} |"
+        )
+        for t in ("resource", "resource_version", *INDEX_TABLES):
+            b = index["bytes"][t]
+            detail.append(
+                f"| {data['label']} | `{t}` | {index['rows'][t]:,} "
+                f"| {index['rows'][t] / n:.2f} | {_mib(b['table'])} | {_mib(b['indexes'])} |"
+            )
+    return [*rows, "", "Per table:", "", *detail]
+
+
+def _load_rows(results: dict[str, Any]) -> list[str]:
+    rows = [
+        "| Backend | Resources | Seconds | Resources/s | Clients | Resources per Bundle |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for data in results["backends"].values():
+        ld = data.get("load")
+        if ld:
+            rows.append(
+                f"| {data['label']} | {ld['resources']:,} | {ld['seconds']:,.0f} "
+                f"| {ld['resources_per_s']:,.0f} | {ld['clients']} | {ld['bundle_resources']} |"
+            )
+    return rows
+
+
+def _checks(results: dict[str, Any]) -> list[str]:
+    out = []
+    for data in results["backends"].values():
+        for key, c in data.get("checks", {}).items():
+            for m in c["mismatches"]:
+                out.append(f"- {data['label']} {key}: result differs from the floor's: {m}")
+    return out or [
+        "- Before the loads, the first items of every query were run both ways: HTTP and "
+        "the floor returned the same resources (the sorted pages in the same order)."
+    ]
+
+
+def _sizes(results: dict[str, Any]) -> str:
+    """How many resources each backend held, e.g. "**999,999 resources** on PostgreSQL"."""
+    parts = [
+        f"**{data['load']['resources']:,} resources** on {data['label']}"
+        for data in results["backends"].values()
+        if data.get("load")
+    ]
+    return ", ".join(parts) or f"**{results['meta']['resources']:,} resources**"
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    m = meta["machine"]
+    lines = [
+        START,
+        "## Search at scale",
+        "",
+        f"_Generated by `benchmarks/search_bench.py` on {meta['date']} (run time "
+        f"{meta['elapsed_s']:,} s); regenerate rather than edit._",
+        "",
+        "```sh",
+        meta["command"],
+        "```",
+        "",
+        f"Store: {_sizes(results)} (7 per patient: "
+        "Patient, ServiceRequest, Encounter, Observation with 3 components, Condition, "
+        "Procedure, CarePlan; + 7 Organizations). Machine: "
+        f"{m['CPU']}, {m['Cores (logical)']} cores, {m['RAM']}, {m['OS']}; Python "
+        f"{m['Python']}; PostgreSQL {meta.get('postgresql') or '—'}; SQLite {meta['sqlite']}; "
+        f"mitral-fhir commit {meta['source']['commit']} (uncommitted changes in app/: "
+        f"{meta['source']['uncommitted_app_changes']}, app/ digest "
+        f"{meta['source']['app_digest']}).",
+        "",
+        "### Latency",
+        "",
+        f"HTTP: `wrk -t1 -c{meta['concurrency']}` (fixed {meta['concurrency']} connections, "
+        f"{meta['warmup']:g} s warm-up then {meta['duration']:g} s measured per query; each "
+        f"request picks one of {meta['items']} parameter values at random) against mitral-fhir "
+        f"with {meta['workers']} workers. Floor: the hand-written SQL for the same question "
+        "(joins of the index tables and `resource`, returning the same rows' content, same "
+        f"page size and order) run directly, {meta['concurrency']} at a time (an asyncpg "
+        "connection per task / a sqlite3 connection per thread), same data, same run, right "
+        "after the HTTP load. Ratios compare p95s.",
+        "",
+        *_query_rows(results),
+        "",
+        *_summary(results),
+        "",
+        "### Index size",
+        "",
+        *_index_rows(results),
+        "",
+        "### Loading",
+        "",
+        "Transaction Bundles (`POST [base]`, 50 patients = 350 resources each, linked by "
+        "`urn:uuid`), from concurrent clients:",
+        "",
+        *_load_rows(results),
+        "",
+        "### Notes",
+        "",
+        *_checks(results),
+        *[f"- {n}" for n in results.get("notes", [])],
+        *[f"- {n}" for n in meta.get("remarks", [])],
+        END,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def splice(document: str, section: str) -> str:
+    """``document`` with its search section replaced by ``section`` (appended if absent)."""
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    if pattern.search(document):
+        return pattern.sub(lambda _: section, document)
+    return document.rstrip("\n") + "\n\n" + section
+
+
+def existing_section(document: str) -> str | None:
+    match = re.search(re.escape(START) + ".*?" + re.escape(END) + r"\n?", document, re.DOTALL)
+    return match.group(0) if match else None
+
+
+def write_section(output: Path, results: dict[str, Any]) -> None:
+    document = output.read_text() if output.exists() else "# Benchmarks\n"
+    output.write_text(splice(document, render(results)))
