@@ -7,6 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from httpx import AsyncClient
+
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_ORG = "https://fhir.nhs.uk/Id/ods-organization-code"
 GSTT_MRN = "https://fhir.gstt.nhs.uk/Id/mrn"
@@ -206,3 +208,16 @@ class FakeClock:
 
     def __call__(self) -> int:
         return self.value
+
+
+async def put_resource(client: AsyncClient, resource: dict[str, Any]) -> None:
+    """Store ``resource`` under its own id (create or update), failing the test otherwise."""
+    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
+    assert response.status_code in (200, 201), response.text
+
+
+async def search_ids(client: AsyncClient, url: str, *pairs: tuple[str, str]) -> list[str]:
+    """The matched ids of a search, sorted (for set comparisons)."""
+    response = await client.get(url, params=list(pairs))
+    assert response.status_code == 200, response.text
+    return sorted(entry_ids(response.json()))

@@ -7,12 +7,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from tests.factories import assert_outcome, procedure
-
-
-async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
+from tests.factories import assert_outcome, procedure, put_resource
 
 
 def modes(bundle: dict[str, Any]) -> dict[str, list[str]]:
@@ -45,8 +40,8 @@ def referral(res_id: str, patient: str, requester: str | None = None) -> dict[st
 
 @pytest.fixture
 async def pathway(client):
-    await put(client, {"resourceType": "Organization", "id": "org"})
-    await put(
+    await put_resource(client, {"resourceType": "Organization", "id": "org"})
+    await put_resource(
         client,
         {
             "resourceType": "Patient",
@@ -54,12 +49,12 @@ async def pathway(client):
             "managingOrganization": {"reference": "Organization/org"},
         },
     )
-    await put(client, {"resourceType": "Patient", "id": "p2"})
-    await put(client, {"resourceType": "Practitioner", "id": "dr"})
-    await put(client, referral("sr1", "Patient/p1", "Practitioner/dr"))
-    await put(client, referral("sr2", "Patient/p1"))
-    await put(client, referral("sr3", "Patient/p2"))
-    await put(
+    await put_resource(client, {"resourceType": "Patient", "id": "p2"})
+    await put_resource(client, {"resourceType": "Practitioner", "id": "dr"})
+    await put_resource(client, referral("sr1", "Patient/p1", "Practitioner/dr"))
+    await put_resource(client, referral("sr2", "Patient/p1"))
+    await put_resource(client, referral("sr3", "Patient/p2"))
+    await put_resource(
         client,
         {
             "resourceType": "Procedure",

@@ -5,23 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
 
-from tests.factories import assert_outcome, entry_ids
+from tests.factories import assert_outcome, put_resource, search_ids
 
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
-
-
-async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
-
-
-async def ids(client: AsyncClient, url: str, *pairs: tuple[str, str]) -> list[str]:
-    response = await client.get(url, params=list(pairs))
-    assert response.status_code == 200, response.text
-    return sorted(entry_ids(response.json()))
 
 
 def risk(res_id: str, probability: float | str) -> dict[str, Any]:
@@ -36,10 +24,10 @@ def risk(res_id: str, probability: float | str) -> dict[str, Any]:
 
 @pytest.fixture
 async def risks(client):
-    await put(client, risk("r54", 5.4))
-    await put(client, risk("r5", 5))
-    await put(client, risk("r6", 6))
-    await put(client, risk("r100", 100))
+    await put_resource(client, risk("r54", 5.4))
+    await put_resource(client, risk("r5", 5))
+    await put_resource(client, risk("r6", 6))
+    await put_resource(client, risk("r100", 100))
 
 
 @pytest.mark.parametrize(
@@ -63,7 +51,7 @@ async def risks(client):
     ],
 )
 async def test_number_prefixes_and_precision(client, risks, query, expected):
-    assert await ids(client, "RiskAssessment", ("probability", query)) == expected
+    assert await search_ids(client, "RiskAssessment", ("probability", query)) == expected
 
 
 def measured(res_id: str, value: float, code: str = "mm[Hg]", **extra: Any) -> dict[str, Any]:
@@ -79,10 +67,10 @@ def measured(res_id: str, value: float, code: str = "mm[Hg]", **extra: Any) -> d
 
 @pytest.fixture
 async def pressures(client):
-    await put(client, measured("q120", 120))
-    await put(client, measured("q95", 95))
-    await put(client, measured("q140kpa", 140, "kPa"))
-    await put(
+    await put_resource(client, measured("q120", 120))
+    await put_resource(client, measured("q95", 95))
+    await put_resource(client, measured("q140kpa", 140, "kPa"))
+    await put_resource(
         client,
         {
             "resourceType": "Observation",
@@ -109,16 +97,16 @@ async def pressures(client):
     ],
 )
 async def test_quantity_forms(client, pressures, query, expected):
-    assert await ids(client, "Observation", ("value-quantity", query)) == expected
+    assert await search_ids(client, "Observation", ("value-quantity", query)) == expected
 
 
 async def test_quantity_missing(client, pressures):
-    await put(
+    await put_resource(
         client,
         {"resourceType": "Observation", "id": "s", "status": "final", "code": {"text": "x"}},
     )
 
-    assert await ids(client, "Observation", ("value-quantity:missing", "true")) == ["s"]
+    assert await search_ids(client, "Observation", ("value-quantity:missing", "true")) == ["s"]
 
 
 def panel(res_id: str, systolic: float, diastolic: float) -> dict[str, Any]:
@@ -138,27 +126,31 @@ def panel(res_id: str, systolic: float, diastolic: float) -> dict[str, Any]:
 
 
 async def test_composite_components_must_come_from_the_same_element(client, pressures):
-    await put(client, panel("high", 150, 95))
-    await put(client, panel("normal", 118, 76))
+    await put_resource(client, panel("high", 150, 95))
+    await put_resource(client, panel("normal", 118, 76))
 
     systolic_over_140 = f"{LOINC}|8480-6$gt140"
-    assert await ids(
+    assert await search_ids(
         client, "Observation", ("component-code-value-quantity", systolic_over_140)
     ) == ["high"]
     # 95 is the diastolic value of "high": it must not pair with the systolic code.
     assert (
-        await ids(client, "Observation", ("component-code-value-quantity", f"{LOINC}|8480-6$95"))
+        await search_ids(
+            client, "Observation", ("component-code-value-quantity", f"{LOINC}|8480-6$95")
+        )
         == []
     )
-    assert await ids(
+    assert await search_ids(
         client, "Observation", ("component-code-value-quantity", f"{LOINC}|8462-4$95")
     ) == ["high"]
     either = f"{LOINC}|8480-6$118,{LOINC}|8480-6$150"
-    assert await ids(client, "Observation", ("component-code-value-quantity", either)) == [
+    assert await search_ids(client, "Observation", ("component-code-value-quantity", either)) == [
         "high",
         "normal",
     ]
-    assert await ids(client, "Observation", ("code-value-quantity", f"{LOINC}|8480-6$gt100")) == [
+    assert await search_ids(
+        client, "Observation", ("code-value-quantity", f"{LOINC}|8480-6$gt100")
+    ) == [
         "q120",
         "q140kpa",
     ]

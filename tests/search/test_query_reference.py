@@ -5,22 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
 
-from tests.factories import NHS_NUMBER, assert_outcome, entry_ids
+from tests.factories import NHS_NUMBER, assert_outcome, put_resource, search_ids
 
 LOINC = "http://loinc.org"
-
-
-async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
-
-
-async def ids(client: AsyncClient, url: str, *pairs: tuple[str, str]) -> list[str]:
-    response = await client.get(url, params=list(pairs))
-    assert response.status_code == 200, response.text
-    return sorted(entry_ids(response.json()))
 
 
 def obs(res_id: str, subject: dict[str, Any] | None, code: str = "8480-6") -> dict[str, Any]:
@@ -37,11 +25,13 @@ def obs(res_id: str, subject: dict[str, Any] | None, code: str = "8480-6") -> di
 
 @pytest.fixture
 async def world(client):
-    await put(
+    await put_resource(
         client, {"resourceType": "Organization", "id": "gstt", "name": "Guy's and St Thomas'"}
     )
-    await put(client, {"resourceType": "Organization", "id": "kch", "name": "King's College"})
-    await put(
+    await put_resource(
+        client, {"resourceType": "Organization", "id": "kch", "name": "King's College"}
+    )
+    await put_resource(
         client,
         {
             "resourceType": "Patient",
@@ -51,7 +41,7 @@ async def world(client):
             "managingOrganization": {"reference": "Organization/gstt"},
         },
     )
-    await put(
+    await put_resource(
         client,
         {
             "resourceType": "Patient",
@@ -60,16 +50,18 @@ async def world(client):
             "managingOrganization": {"reference": "Organization/kch"},
         },
     )
-    await put(client, {"resourceType": "Group", "id": "ada", "type": "person", "actual": True})
-    await put(client, obs("o-ada", {"reference": "Patient/ada"}))
-    await put(client, obs("o-ben", {"reference": "Patient/ben"}, code="8462-4"))
-    await put(client, obs("o-group", {"reference": "Group/ada"}))
-    await put(client, obs("o-abs", {"reference": "http://other.org/fhir/Patient/zed"}))
-    await put(
+    await put_resource(
+        client, {"resourceType": "Group", "id": "ada", "type": "person", "actual": True}
+    )
+    await put_resource(client, obs("o-ada", {"reference": "Patient/ada"}))
+    await put_resource(client, obs("o-ben", {"reference": "Patient/ben"}, code="8462-4"))
+    await put_resource(client, obs("o-group", {"reference": "Group/ada"}))
+    await put_resource(client, obs("o-abs", {"reference": "http://other.org/fhir/Patient/zed"}))
+    await put_resource(
         client,
         obs("o-ident", {"identifier": {"system": NHS_NUMBER, "value": "9000000017"}}),
     )
-    await put(client, obs("o-none", None))
+    await put_resource(client, obs("o-none", None))
 
 
 @pytest.mark.parametrize(
@@ -90,7 +82,7 @@ async def world(client):
     ],
 )
 async def test_reference_forms(client, world, pairs, expected):
-    assert await ids(client, "Observation", *pairs) == expected
+    assert await search_ids(client, "Observation", *pairs) == expected
 
 
 @pytest.mark.parametrize(
@@ -108,7 +100,7 @@ async def test_reference_forms(client, world, pairs, expected):
     ],
 )
 async def test_chaining(client, world, pairs, expected):
-    assert await ids(client, "Observation", *pairs) == expected
+    assert await search_ids(client, "Observation", *pairs) == expected
 
 
 @pytest.mark.parametrize(
@@ -123,21 +115,21 @@ async def test_chaining(client, world, pairs, expected):
     ],
 )
 async def test_reverse_chaining(client, world, pairs, expected):
-    assert await ids(client, "Patient", *pairs) == expected
+    assert await search_ids(client, "Patient", *pairs) == expected
 
 
 async def test_nested_reverse_chaining_and_chain_inside_has(client, world):
     # Organisations managing a patient who has a systolic observation.
     has = ("_has:Patient:organization:_has:Observation:subject:code", "8480-6")
-    assert await ids(client, "Organization", has) == ["gstt"]
+    assert await search_ids(client, "Organization", has) == ["gstt"]
     chained = ("_has:Patient:organization:name", "obi")
-    assert await ids(client, "Organization", chained) == ["kch"]
+    assert await search_ids(client, "Organization", chained) == ["kch"]
 
 
 async def test_deleted_resources_do_not_match_through_chains(client, world):
     assert (await client.delete("Observation/o-ben")).status_code in (200, 204)
 
-    assert await ids(client, "Patient", ("_has:Observation:subject:code", "8462-4")) == []
+    assert await search_ids(client, "Patient", ("_has:Observation:subject:code", "8462-4")) == []
 
 
 async def test_unknown_chain_end_is_reported_not_applied(client, world):
@@ -165,8 +157,11 @@ async def test_malformed_chains_are_400(client, name, fragment):
 async def test_an_absolute_url_on_this_server_matches_relative_references(client, world):
     own = "http://testserver/fhir/Patient/ada"
 
-    assert await ids(client, "Observation", ("subject", own)) == ["o-ada"]
-    assert await ids(client, "Observation", ("subject:Patient", own)) == ["o-ada"]
+    assert await search_ids(client, "Observation", ("subject", own)) == ["o-ada"]
+    assert await search_ids(client, "Observation", ("subject:Patient", own)) == ["o-ada"]
     assert (
-        await ids(client, "Observation", ("subject", "http://elsewhere.org/fhir/Patient/ada")) == []
+        await search_ids(
+            client, "Observation", ("subject", "http://elsewhere.org/fhir/Patient/ada")
+        )
+        == []
     )

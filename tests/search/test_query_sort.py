@@ -7,12 +7,7 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
-from tests.factories import all_pages, entry_ids, link
-
-
-async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
+from tests.factories import all_pages, entry_ids, link, put_resource
 
 
 async def ordered(client: AsyncClient, url: str, *pairs: tuple[str, str]) -> list[str]:
@@ -35,11 +30,11 @@ def person(res_id: str, born: str | None, family: str, gender: str = "female") -
 
 @pytest.fixture
 async def people(client):
-    await put(client, person("a", "1990-05-01", "Zed"))
-    await put(client, person("b", "1948", "adams", "male"))
-    await put(client, person("c", None, "Ó Briain"))
-    await put(client, person("d", "1990-05-01", "Brown", "male"))
-    await put(client, person("e", "2001-12-31", "obi"))
+    await put_resource(client, person("a", "1990-05-01", "Zed"))
+    await put_resource(client, person("b", "1948", "adams", "male"))
+    await put_resource(client, person("c", None, "Ó Briain"))
+    await put_resource(client, person("d", "1990-05-01", "Brown", "male"))
+    await put_resource(client, person("e", "2001-12-31", "obi"))
 
 
 async def test_sort_by_date_ascending_and_descending_missing_last(client, people):
@@ -75,8 +70,10 @@ async def test_paging_in_sort_order_gives_every_row_once(client, people, sort):
 async def test_paging_stays_correct_when_rows_are_added_between_pages(client, people):
     first = (await client.get("Patient", params={"_sort": "birthdate", "_count": "2"})).json()
     assert entry_ids(first) == ["b", "a"]
-    await put(client, person("early", "1900", "Early"))  # sorts before the cursor: not shown
-    await put(client, person("late", "2020", "Late"))
+    await put_resource(
+        client, person("early", "1900", "Early")
+    )  # sorts before the cursor: not shown
+    await put_resource(client, person("late", "2020", "Late"))
 
     rest = await all_pages(client, link(first, "next") or "")
 

@@ -5,20 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
 
-from tests.factories import entry_ids
-
-
-async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
-
-
-async def ids(client: AsyncClient, url: str, *pairs: tuple[str, str]) -> list[str]:
-    response = await client.get(url, params=list(pairs))
-    assert response.status_code == 200, response.text
-    return sorted(entry_ids(response.json()))
+from tests.factories import put_resource, search_ids
 
 
 def person(res_id: str, family: str, *given: str, city: str | None = None) -> dict[str, Any]:
@@ -34,10 +22,10 @@ def person(res_id: str, family: str, *given: str, city: str | None = None) -> di
 
 @pytest.fixture
 async def people(client):
-    await put(client, person("zoe", "O'Brien", "Zoë", city="Saint-Étienne"))
-    await put(client, person("okafor", "Okafor", "Adaeze", "Grace", city="London"))
-    await put(client, person("obi", "Obi-Wan", "Ben"))
-    await put(client, {"resourceType": "Patient", "id": "nameless"})
+    await put_resource(client, person("zoe", "O'Brien", "Zoë", city="Saint-Étienne"))
+    await put_resource(client, person("okafor", "Okafor", "Adaeze", "Grace", city="London"))
+    await put_resource(client, person("obi", "Obi-Wan", "Ben"))
+    await put_resource(client, {"resourceType": "Patient", "id": "nameless"})
 
 
 @pytest.mark.parametrize(
@@ -67,14 +55,14 @@ async def people(client):
     ],
 )
 async def test_string_matching(client, people, pairs, expected):
-    assert await ids(client, "Patient", *pairs) == expected
+    assert await search_ids(client, "Patient", *pairs) == expected
 
 
 async def test_escaped_comma_is_part_of_the_string(client):
-    await put(client, person("comma", "Smith, Jr", "John"))
+    await put_resource(client, person("comma", "Smith, Jr", "John"))
 
-    assert await ids(client, "Patient", ("family", "smith\\, jr")) == ["comma"]
-    assert await ids(client, "Patient", ("family", "x, jr")) == []  # two values, neither
+    assert await search_ids(client, "Patient", ("family", "smith\\, jr")) == ["comma"]
+    assert await search_ids(client, "Patient", ("family", "x, jr")) == []  # two values, neither
 
 
 def value_set(res_id: str, url: str) -> dict[str, Any]:
@@ -83,10 +71,10 @@ def value_set(res_id: str, url: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def value_sets(client):
-    await put(client, value_set("a", "http://example.org/fhir/ValueSet/a"))
-    await put(client, value_set("b", "http://example.org/fhir/ValueSet/b"))
-    await put(client, value_set("root", "http://example.org/fhir"))
-    await put(client, value_set("other", "http://other.org/fhir/ValueSet/a"))
+    await put_resource(client, value_set("a", "http://example.org/fhir/ValueSet/a"))
+    await put_resource(client, value_set("b", "http://example.org/fhir/ValueSet/b"))
+    await put_resource(client, value_set("root", "http://example.org/fhir"))
+    await put_resource(client, value_set("other", "http://other.org/fhir/ValueSet/a"))
 
 
 @pytest.mark.parametrize(
@@ -107,4 +95,4 @@ async def value_sets(client):
     ],
 )
 async def test_uri_matching(client, value_sets, pairs, expected):
-    assert await ids(client, "ValueSet", *pairs) == expected
+    assert await search_ids(client, "ValueSet", *pairs) == expected

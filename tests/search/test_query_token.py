@@ -5,24 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
 
-from tests.factories import assert_outcome, entry_ids
+from tests.factories import assert_outcome, put_resource, search_ids
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
-
-
-async def put(client: AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
-
-
-async def ids(client: AsyncClient, url: str, *pairs: tuple[str, str]) -> list[str]:
-    response = await client.get(url, params=list(pairs))
-    assert response.status_code == 200, response.text
-    return sorted(entry_ids(response.json()))
 
 
 def observation(res_id: str, *codings: dict[str, str], text: str | None = None) -> dict[str, Any]:
@@ -34,11 +22,11 @@ def observation(res_id: str, *codings: dict[str, str], text: str | None = None) 
 
 @pytest.fixture
 async def observations(client):
-    await put(
+    await put_resource(
         client,
         observation("bp", {"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}),
     )
-    await put(
+    await put_resource(
         client,
         observation(
             "sys",
@@ -46,87 +34,91 @@ async def observations(client):
             {"system": SNOMED, "code": "271649006"},
         ),
     )
-    await put(client, observation("nosys", {"code": "8480-6"}, text="Systolic BP (São Paulo)"))
-    await put(client, observation("textonly", text="Pulse felt at wrist"))
+    await put_resource(
+        client, observation("nosys", {"code": "8480-6"}, text="Systolic BP (São Paulo)")
+    )
+    await put_resource(client, observation("textonly", text="Pulse felt at wrist"))
 
 
 async def test_code_in_any_system(client, observations):
-    assert await ids(client, "Observation", ("code", "8480-6")) == ["nosys", "sys"]
+    assert await search_ids(client, "Observation", ("code", "8480-6")) == ["nosys", "sys"]
 
 
 async def test_system_and_code(client, observations):
-    assert await ids(client, "Observation", ("code", f"{LOINC}|8480-6")) == ["sys"]
-    assert await ids(client, "Observation", ("code", f"{SNOMED}|8480-6")) == []
+    assert await search_ids(client, "Observation", ("code", f"{LOINC}|8480-6")) == ["sys"]
+    assert await search_ids(client, "Observation", ("code", f"{SNOMED}|8480-6")) == []
 
 
 async def test_code_without_a_system(client, observations):
-    assert await ids(client, "Observation", ("code", "|8480-6")) == ["nosys"]
+    assert await search_ids(client, "Observation", ("code", "|8480-6")) == ["nosys"]
 
 
 async def test_system_only(client, observations):
-    assert await ids(client, "Observation", ("code", f"{LOINC}|")) == ["bp", "sys"]
-    assert await ids(client, "Observation", ("code", f"{SNOMED}|")) == ["sys"]
+    assert await search_ids(client, "Observation", ("code", f"{LOINC}|")) == ["bp", "sys"]
+    assert await search_ids(client, "Observation", ("code", f"{SNOMED}|")) == ["sys"]
 
 
 async def test_codes_are_case_sensitive(client, observations):
-    await put(client, {"resourceType": "Patient", "id": "m", "gender": "male"})
+    await put_resource(client, {"resourceType": "Patient", "id": "m", "gender": "male"})
 
-    assert await ids(client, "Patient", ("gender", "male")) == ["m"]
-    assert await ids(client, "Patient", ("gender", "Male")) == []
+    assert await search_ids(client, "Patient", ("gender", "male")) == ["m"]
+    assert await search_ids(client, "Patient", ("gender", "Male")) == []
 
 
 async def test_comma_ors_and_repeats_and(client, observations):
-    assert await ids(client, "Observation", ("code", f"{LOINC}|85354-9,{SNOMED}|271649006")) == [
+    assert await search_ids(
+        client, "Observation", ("code", f"{LOINC}|85354-9,{SNOMED}|271649006")
+    ) == [
         "bp",
         "sys",
     ]
-    assert await ids(
+    assert await search_ids(
         client, "Observation", ("code", f"{LOINC}|8480-6"), ("code", f"{SNOMED}|271649006")
     ) == ["sys"]
-    assert await ids(client, "Observation", ("code", "85354-9"), ("code", "8480-6")) == []
+    assert await search_ids(client, "Observation", ("code", "85354-9"), ("code", "8480-6")) == []
 
 
 async def test_text_matches_display_and_concept_text_ignoring_case_and_accents(
     client, observations
 ):
-    assert await ids(client, "Observation", ("code:text", "blood pressure")) == ["bp", "sys"]
-    assert await ids(client, "Observation", ("code:text", "SAO PAULO")) == ["nosys"]
-    assert await ids(client, "Observation", ("code:text", "wrist")) == ["textonly"]
+    assert await search_ids(client, "Observation", ("code:text", "blood pressure")) == ["bp", "sys"]
+    assert await search_ids(client, "Observation", ("code:text", "SAO PAULO")) == ["nosys"]
+    assert await search_ids(client, "Observation", ("code:text", "wrist")) == ["textonly"]
 
 
 async def test_not_includes_resources_without_a_value(client, observations):
-    assert await ids(client, "Observation", ("code:not", "8480-6")) == [
+    assert await search_ids(client, "Observation", ("code:not", "8480-6")) == [
         "bp",
         "textonly",
     ]
-    assert await ids(client, "Observation", ("code:not", f"{LOINC}|8480-6,85354-9")) == [
+    assert await search_ids(client, "Observation", ("code:not", f"{LOINC}|8480-6,85354-9")) == [
         "nosys",
         "textonly",
     ]
 
 
 async def test_missing(client):
-    await put(client, {"resourceType": "Patient", "id": "f", "gender": "female"})
-    await put(client, {"resourceType": "Patient", "id": "x"})
+    await put_resource(client, {"resourceType": "Patient", "id": "f", "gender": "female"})
+    await put_resource(client, {"resourceType": "Patient", "id": "x"})
 
-    assert await ids(client, "Patient", ("gender:missing", "true")) == ["x"]
-    assert await ids(client, "Patient", ("gender:missing", "false")) == ["f"]
-    assert await ids(client, "Patient", ("gender:not", "male")) == ["f", "x"]
+    assert await search_ids(client, "Patient", ("gender:missing", "true")) == ["x"]
+    assert await search_ids(client, "Patient", ("gender:missing", "false")) == ["f"]
+    assert await search_ids(client, "Patient", ("gender:not", "male")) == ["f", "x"]
 
 
 async def test_boolean_token(client):
-    await put(client, {"resourceType": "Patient", "id": "a", "active": True})
-    await put(client, {"resourceType": "Patient", "id": "i", "active": False})
-    await put(client, {"resourceType": "Patient", "id": "u"})
+    await put_resource(client, {"resourceType": "Patient", "id": "a", "active": True})
+    await put_resource(client, {"resourceType": "Patient", "id": "i", "active": False})
+    await put_resource(client, {"resourceType": "Patient", "id": "u"})
 
-    assert await ids(client, "Patient", ("active", "true")) == ["a"]
-    assert await ids(client, "Patient", ("active", "false")) == ["i"]
-    assert await ids(client, "Patient", ("active:not", "true")) == ["i", "u"]
+    assert await search_ids(client, "Patient", ("active", "true")) == ["a"]
+    assert await search_ids(client, "Patient", ("active", "false")) == ["i"]
+    assert await search_ids(client, "Patient", ("active:not", "true")) == ["i", "u"]
 
 
 async def test_of_type_identifier(client):
     mr = {"coding": [{"system": V2_0203, "code": "MR"}], "text": "Hospital number"}
-    await put(
+    await put_resource(
         client,
         {
             "resourceType": "Patient",
@@ -134,19 +126,19 @@ async def test_of_type_identifier(client):
             "identifier": [{"type": mr, "system": "https://x.nhs.uk/mrn", "value": "123"}],
         },
     )
-    await put(
+    await put_resource(
         client,
         {"resourceType": "Patient", "id": "n", "identifier": [{"system": "s", "value": "123"}]},
     )
 
-    assert await ids(client, "Patient", ("identifier:of-type", f"{V2_0203}|MR|123")) == ["h"]
-    assert await ids(client, "Patient", ("identifier:of-type", f"{V2_0203}|MR|124")) == []
-    assert await ids(client, "Patient", ("identifier:of-type", f"{V2_0203}|DL|123")) == []
-    assert await ids(client, "Patient", ("identifier:text", "hospital")) == ["h"]
+    assert await search_ids(client, "Patient", ("identifier:of-type", f"{V2_0203}|MR|123")) == ["h"]
+    assert await search_ids(client, "Patient", ("identifier:of-type", f"{V2_0203}|MR|124")) == []
+    assert await search_ids(client, "Patient", ("identifier:of-type", f"{V2_0203}|DL|123")) == []
+    assert await search_ids(client, "Patient", ("identifier:text", "hospital")) == ["h"]
 
 
 async def test_telecom_contact_point(client):
-    await put(
+    await put_resource(
         client,
         {
             "resourceType": "Patient",
@@ -155,8 +147,8 @@ async def test_telecom_contact_point(client):
         },
     )
 
-    assert await ids(client, "Patient", ("phone", "020 7188 7188")) == ["t"]
-    assert await ids(client, "Patient", ("telecom", "020 7188 7188")) == ["t"]
+    assert await search_ids(client, "Patient", ("phone", "020 7188 7188")) == ["t"]
+    assert await search_ids(client, "Patient", ("telecom", "020 7188 7188")) == ["t"]
 
 
 @pytest.mark.parametrize("modifier", ["in", "not-in"])
@@ -173,7 +165,7 @@ async def test_unsupported_modifier_is_400(client):
 
 
 async def test_escaped_separators_in_codes(client):
-    await put(client, observation("odd", {"system": "urn:a|b", "code": "x,y"}))
+    await put_resource(client, observation("odd", {"system": "urn:a|b", "code": "x,y"}))
 
-    assert await ids(client, "Observation", ("code", "urn:a\\|b|x\\,y")) == ["odd"]
-    assert await ids(client, "Observation", ("code", "x\\,y")) == ["odd"]
+    assert await search_ids(client, "Observation", ("code", "urn:a\\|b|x\\,y")) == ["odd"]
+    assert await search_ids(client, "Observation", ("code", "x\\,y")) == ["odd"]
