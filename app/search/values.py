@@ -239,14 +239,22 @@ def _string_parts(names: tuple[str, ...]) -> Callable[[str], Terminal]:
     return factory
 
 
-def _date_value(code: str) -> Terminal:
-    def write(v: Any, sink: Sink, grp: int | None) -> None:
-        if type(v) is str:
-            bounds = date_range(v)
+def _date_rows(bounds_of: Callable[[Any], tuple[int, int] | None]) -> Callable[[str], Terminal]:
+    """A date-row writer factory for one FHIR type, given how to read its [low, high]."""
+
+    def terminal(code: str) -> Terminal:
+        def write(v: Any, sink: Sink, grp: int | None) -> None:
+            bounds = bounds_of(v)
             if bounds is not None:
                 sink.tables.setdefault("search_date", []).append((code, grp, *bounds))
 
-    return write
+        return write
+
+    return terminal
+
+
+def _primitive_date_bounds(v: Any) -> tuple[int, int] | None:
+    return date_range(v) if type(v) is str else None
 
 
 def period_bounds(v: Any) -> tuple[int, int] | None:
@@ -270,15 +278,6 @@ def period_bounds(v: Any) -> tuple[int, int] | None:
     return low, high
 
 
-def _period(code: str) -> Terminal:
-    def write(v: Any, sink: Sink, grp: int | None) -> None:
-        bounds = period_bounds(v)
-        if bounds is not None:
-            sink.tables.setdefault("search_date", []).append((code, grp, *bounds))
-
-    return write
-
-
 def timing_bounds(v: Any) -> tuple[int, int] | None:
     """min/max over Timing.event, else Timing.repeat.boundsPeriod."""
     if type(v) is not dict:
@@ -288,15 +287,6 @@ def timing_bounds(v: Any) -> tuple[int, int] | None:
         return min(b[0] for b in events), max(b[1] for b in events)
     repeat = v.get("repeat")
     return period_bounds(repeat.get("boundsPeriod")) if type(repeat) is dict else None
-
-
-def _timing(code: str) -> Terminal:
-    def write(v: Any, sink: Sink, grp: int | None) -> None:
-        bounds = timing_bounds(v)
-        if bounds is not None:
-            sink.tables.setdefault("search_date", []).append((code, grp, *bounds))
-
-    return write
 
 
 def _reference_value(code: str) -> Terminal:
@@ -419,7 +409,11 @@ _FACTORIES: dict[str, dict[str, Factory]] = {
         "Address": _string_parts(_ADDRESS_PARTS),
         **dict.fromkeys(TEXT_PRIMITIVES, _string_plain),
     },
-    "date": {"Period": _period, "Timing": _timing, **dict.fromkeys(DATE_PRIMITIVES, _date_value)},
+    "date": {
+        "Period": _date_rows(period_bounds),
+        "Timing": _date_rows(timing_bounds),
+        **dict.fromkeys(DATE_PRIMITIVES, _date_rows(_primitive_date_bounds)),
+    },
     "reference": {"Reference": _reference_value, **dict.fromkeys(URI_PRIMITIVES, _canonical)},
     "quantity": {
         "Money": _money,
