@@ -246,7 +246,9 @@ def _date_rows(bounds_of: Callable[[Any], tuple[int, int] | None]) -> Callable[[
         def write(v: Any, sink: Sink, grp: int | None) -> None:
             bounds = bounds_of(v)
             if bounds is not None:
-                sink.tables.setdefault("search_date", []).append((code, grp, *bounds))
+                low, high = bounds
+                span = None if low == OPEN_LOW or high == OPEN_HIGH else high - low
+                sink.tables.setdefault("search_date", []).append((code, grp, low, high, span))
 
         return write
 

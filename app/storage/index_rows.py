@@ -23,7 +23,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "ident_system",
         "ident_value",
     ),
-    "search_date": ("param", "grp", "low", "high"),
+    "search_date": ("param", "grp", "low", "high", "span"),
     "search_number": ("param", "grp", "value", "low", "high"),
     "search_quantity": ("param", "grp", "value", "low", "high", "system", "code", "unit"),
     "search_uri": ("param", "grp", "value"),

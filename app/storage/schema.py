@@ -11,6 +11,11 @@ Design notes (see docs/adr/0003-storage-design.md):
   transaction. ``grp`` ties together the components of a composite parameter taken from the
   same element (e.g. an Observation.component's code and value).
 - Times are microseconds since the Unix epoch (UTC), date ranges as inclusive [low, high].
+- Every value index ends in ``res_id`` (migration 0003), so a search reads the matching
+  resource ids from the index alone (an index-only scan) and fetches only one page of rows.
+- ``search_date.span`` is ``high - low`` (NULL for an open-ended range): the widest span of a
+  parameter, one index probe away, bounds how far before a search range a matching ``low``
+  can lie, which turns a date-range search into one index range (app/search/date_bounds.py).
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ search_token = _index_table(
     sa.Column("system", sa.Text, nullable=True),
     sa.Column("code", sa.Text, nullable=True),
     sa.Column("text", sa.Text, nullable=True),
-    indexes=[["code", "system"]],
+    indexes=[["code", "system", "res_id"]],
 )
 StringValue = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 """search_string.value compares in code point order on both backends (migration 0002), so a
@@ -81,7 +86,7 @@ search_string = _index_table(
     "search_string",
     sa.Column("value", StringValue, nullable=False),
     sa.Column("exact", sa.Text, nullable=False),
-    indexes=[["value"]],
+    indexes=[["value", "res_id"]],
 )
 search_reference = _index_table(
     "search_reference",
@@ -91,20 +96,21 @@ search_reference = _index_table(
     sa.Column("url", sa.Text, nullable=True),
     sa.Column("ident_system", sa.Text, nullable=True),
     sa.Column("ident_value", sa.Text, nullable=True),
-    indexes=[["target_id", "target_type"], ["url"]],
+    indexes=[["target_id", "target_type", "res_id"], ["url", "res_id"]],
 )
 search_date = _index_table(
     "search_date",
     sa.Column("low", sa.BigInteger, nullable=False),
     sa.Column("high", sa.BigInteger, nullable=False),
-    indexes=[["low", "high"]],
+    sa.Column("span", sa.BigInteger, nullable=True),
+    indexes=[["low", "high", "res_id"], ["span"]],
 )
 search_number = _index_table(
     "search_number",
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("low", sa.Float, nullable=False),
     sa.Column("high", sa.Float, nullable=False),
-    indexes=[["value"]],
+    indexes=[["value", "res_id"]],
 )
 search_quantity = _index_table(
     "search_quantity",
@@ -114,12 +120,12 @@ search_quantity = _index_table(
     sa.Column("system", sa.Text, nullable=True),
     sa.Column("code", sa.Text, nullable=True),
     sa.Column("unit", sa.Text, nullable=True),
-    indexes=[["code", "value"]],
+    indexes=[["code", "value", "res_id"]],
 )
 search_uri = _index_table(
     "search_uri",
     sa.Column("value", sa.Text, nullable=False),
-    indexes=[["value"]],
+    indexes=[["value", "res_id"]],
 )
 
 INDEX_TABLES = (

@@ -126,27 +126,28 @@ def test_dates_partial_offset_period_timing() -> None:
     pat = res.all_resources()[0]
     day = 86_400 * US
     (birth,) = rows(pat, "birthdate")
-    assert birth[2:] == (-677_030_400 * US, -677_030_400 * US + day - 1)  # 1948-07-19
+    assert birth[2:] == (-677_030_400 * US, -677_030_400 * US + day - 1, day - 1)  # 1948-07-19
     obs = res.observation_bp()
     # 2026-03-29T01:30+01:00 = 00:30Z, to the second
     start = 1_774_744_200 * US
-    assert rows(obs, "date") == [("date", None, start, start + US - 1)]
+    assert rows(obs, "date") == [("date", None, start, start + US - 1, US - 1)]
     echo = res.observation_echo()
     low = 1_775_001_600 * US  # 2026-04-01
     high = 1_775_124_000 * US + US - 1  # 2026-04-02T10:00:00Z to the second
-    assert rows(echo, "date") == [("date", None, low, high)]
+    assert rows(echo, "date") == [("date", None, low, high, high - low)]
     cp = res.careplan()
-    assert rows(cp, "date") == [("date", None, 1_790_812_800 * US, OPEN_HIGH)]
+    # open-ended: no span (the widest-span probe skips it)
+    assert rows(cp, "date") == [("date", None, 1_790_812_800 * US, OPEN_HIGH, None)]
     nine = T_2026_11_03 + 9 * 3600 * US
     assert rows(cp, "activity-date") == [
-        ("activity-date", None, nine, nine + 7 * day + US - 1),
+        ("activity-date", None, nine, nine + 7 * day + US - 1, 7 * day + US - 1),
     ]
     cond = res.condition()
     (recorded,) = rows(cond, "recorded-date")
     assert recorded[2] == 1_788_220_800 * US  # 2026-09-01
     assert recorded[3] == 1_790_812_800 * US - 1  # end of September
     open_start = {"resourceType": "Encounter", "status": "planned", "period": {"end": "2026"}}
-    assert rows(open_start, "date") == [("date", None, OPEN_LOW, 1_798_761_600 * US - 1)]
+    assert rows(open_start, "date") == [("date", None, OPEN_LOW, 1_798_761_600 * US - 1, None)]
 
 
 # -- reference ---------------------------------------------------------------------------------

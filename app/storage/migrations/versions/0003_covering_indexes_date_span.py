@@ -1,0 +1,68 @@
+"""Value indexes that end in res_id (index-only scans), and search_date.span.
+
+At 1,000,000 resources a token search spent most of its time fetching index-table rows from
+the heap only to read their res_id; with res_id as the last key column the matching ids come
+from the index alone. ``search_date.span`` (``high - low``, NULL when open-ended) bounds how
+far before a search range a matching row can start, so date ranges become one index range
+(app/search/date_bounds.py). Existing rows get their span here, in SQL.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+OPEN_LOW = -(2**62)
+OPEN_HIGH = 2**62
+
+# table -> [(old value columns, new value columns)]
+_INDEXES = {
+    "search_token": [(["code", "system"], ["code", "system", "res_id"])],
+    "search_string": [(["value"], ["value", "res_id"])],
+    "search_reference": [
+        (["target_id", "target_type"], ["target_id", "target_type", "res_id"]),
+        (["url"], ["url", "res_id"]),
+    ],
+    "search_date": [(["low", "high"], ["low", "high", "res_id"])],
+    "search_number": [(["value"], ["value", "res_id"])],
+    "search_quantity": [(["code", "value"], ["code", "value", "res_id"])],
+    "search_uri": [(["value"], ["value", "res_id"])],
+}
+
+
+def _name(table: str, cols: list[str]) -> str:
+    return f"ix_{table}_{'_'.join(cols)}"
+
+
+def _swap(forward: bool) -> None:
+    for table, pairs in _INDEXES.items():
+        for old, new in pairs:
+            drop, create = (old, new) if forward else (new, old)
+            op.drop_index(_name(table, drop), table_name=table)
+            op.create_index(_name(table, create), table, ["res_type", "param", *create])
+
+
+def upgrade() -> None:
+    _swap(forward=True)
+    op.add_column("search_date", sa.Column("span", sa.BigInteger, nullable=True))
+    op.execute(
+        sa.text(
+            "UPDATE search_date SET span = CASE WHEN low = :open_low OR high = :open_high "
+            "THEN NULL ELSE high - low END"
+        ).bindparams(open_low=OPEN_LOW, open_high=OPEN_HIGH)
+    )
+    op.create_index(_name("search_date", ["span"]), "search_date", ["res_type", "param", "span"])
+
+
+def downgrade() -> None:
+    op.drop_index(_name("search_date", ["span"]), table_name="search_date")
+    with op.batch_alter_table("search_date") as batch:
+        batch.drop_column("span")
+    _swap(forward=False)
