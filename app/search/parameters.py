@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 
-from app.search.paths import Branch, Unsupported, Walker, compile_expression, compile_relative
+from app.search.paths import (
+    Branch,
+    Unsupported,
+    Walker,
+    compile_expression,
+    compile_relative,
+    single_valued,
+)
 from app.search.values import Sink, terminal
 
 _DEFINITIONS = Path(__file__).parent / "definitions" / "search-parameters.json"
@@ -69,6 +76,9 @@ class SearchParameter:
     """Compiled typed paths (empty for _id/_lastUpdated, answered from the resource table)."""
     walkers: tuple[Walker, ...] = field(default=(), repr=False, compare=False)
     """Push-style extractors: ``walker(resource, sink, None)`` appends this parameter's rows."""
+    singular: bool = False
+    """At most one value per resource (no repeating element on the way). A date value is one
+    index row, so date clauses ANDed on a singular parameter must hold on the same row."""
 
     def extract(self, resource: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
         """This parameter's index rows for ``resource``, by table (for tests and tools)."""
@@ -240,6 +250,7 @@ def _build(resource_type: str, sp: dict[str, Any]) -> SearchParameter:
         walkers=tuple(walkers),
         targets=targets,
         expression=expression,
+        singular=single_valued(branches),
     )
 
 

@@ -18,7 +18,7 @@ value reached, so no intermediate lists are built.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -68,6 +68,8 @@ class Branch:
     type: str
     choice: bool = False
     """Reached through a choice element with no ofType(): one of several variants."""
+    many: bool = False
+    """Passes through an element that may repeat: a resource can have several values."""
 
     def compile(self, terminal: Terminal) -> Walker:
         fn: Walker = terminal
@@ -178,6 +180,7 @@ class _Partial:
     steps: tuple[Step, ...]
     type: str
     choice: bool = False
+    many: bool = False
 
 
 # FHIRPath System types as they sometimes appear in ofType() (e.g. ofType(DateTime)).
@@ -220,7 +223,8 @@ def _apply_name(branches: list[_Partial], token: str) -> list[_Partial]:
         children = _children(b.type, token)
         choice = len(children) > 1
         for key, kind in children:
-            out.append(_Partial((*b.steps, Step("key", key)), kind, choice))
+            many = b.many or _types()[b.type][key][1] != 1
+            out.append(_Partial((*b.steps, Step("key", key)), kind, choice, many))
     return out
 
 
@@ -230,7 +234,9 @@ def _apply_where(branches: list[_Partial], arg: str) -> list[_Partial]:
         target = is_match.group(1)
         if any(b.type != "Reference" for b in branches):
             raise Unsupported("resolve() on a non-Reference")
-        return [_Partial((*b.steps, Step("ref", target)), b.type, b.choice) for b in branches]
+        return [
+            _Partial((*b.steps, Step("ref", target)), b.type, b.choice, b.many) for b in branches
+        ]
     eq = _EQ.match(arg)
     if not eq:
         raise Unsupported(f"cannot compile where({arg})")
@@ -239,7 +245,10 @@ def _apply_where(branches: list[_Partial], arg: str) -> list[_Partial]:
         kinds = _children(b.type, field)
         if len(kinds) != 1 or not _is_primitive(kinds[0][1]):
             raise Unsupported(f"where({field}=...) on a non-primitive element")
-    return [_Partial((*b.steps, Step("eq", field, literal)), b.type, b.choice) for b in branches]
+    return [
+        _Partial((*b.steps, Step("eq", field, literal)), b.type, b.choice, b.many)
+        for b in branches
+    ]
 
 
 def _apply_extension(branches: list[_Partial], arg: str) -> list[_Partial]:
@@ -250,7 +259,7 @@ def _apply_extension(branches: list[_Partial], arg: str) -> list[_Partial]:
     for b in branches:
         for key, kind in _children(b.type, "extension"):
             steps = (*b.steps, Step("key", key), Step("eq", "url", lit.group(1)))
-            out.append(_Partial(steps, kind))
+            out.append(_Partial(steps, kind, many=True))
     return out
 
 
@@ -261,7 +270,7 @@ def _apply(branches: list[_Partial], token: str) -> list[_Partial]:
     func, arg = call.group(1), call.group(2).strip()
     if func in ("ofType", "as"):
         arg = _SYSTEM_TYPES.get(arg, arg)
-        kept = [_Partial(b.steps, b.type) for b in branches if b.type == arg]
+        kept = [_Partial(b.steps, b.type, many=b.many) for b in branches if b.type == arg]
         if not kept:
             raise Unsupported(f"ofType({arg}) matches no element")
         return kept
@@ -296,8 +305,15 @@ def compile_expression(expression: str, resource_type: str) -> list[Branch]:
         current = [_Partial((), resource_type)]
         for token in tokens:
             current = _apply(current, token)
-        branches.extend(Branch(p.steps, p.type, p.choice) for p in current)
+        branches.extend(Branch(p.steps, p.type, p.choice, p.many) for p in current)
     return branches
+
+
+def single_valued(branches: Sequence[Branch]) -> bool:
+    """At most one value per resource: one route (or the variants of one choice element),
+    through no element that may repeat."""
+    routes = {b.steps[:-1] if b.choice else b.steps for b in branches}
+    return len(routes) == 1 and not any(b.many for b in branches)
 
 
 def compile_relative(expression: str, context_type: str) -> list[Branch]:
@@ -307,5 +323,5 @@ def compile_relative(expression: str, context_type: str) -> list[Branch]:
         current = [_Partial((), context_type)]
         for token in _split_top(_unwrap(part), "."):
             current = _apply(current, token)
-        branches.extend(Branch(p.steps, p.type, p.choice) for p in current)
+        branches.extend(Branch(p.steps, p.type, p.choice, p.many) for p in current)
     return branches

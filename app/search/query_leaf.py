@@ -84,6 +84,11 @@ def _starts_with(b: Binder, column: str, text: str) -> str:
     return f"({column} >= {b.arg(text)} AND {column} < {b.arg(successor)})"
 
 
+def ap_delta(v: DateValue) -> int:
+    """How far ``ap`` widens the search range: 10% of its distance from now, at least 1 s."""
+    return max(abs(int(time.time() * US) - v.low) // 10, US)
+
+
 def date_condition(b: Binder, v: DateValue, low: str, high: str) -> str:
     """R4 date prefixes between a stored range [low, high] and the search range."""
 
@@ -108,8 +113,7 @@ def date_condition(b: Binder, v: DateValue, low: str, high: str) -> str:
         case "eb":
             return f"{high} < {b.arg(v.low)}"
         case _:  # ap: overlaps the search range widened by 10% of its distance from now
-            now = int(time.time() * US)
-            delta = max(abs(now - v.low) // 10, US)
+            delta = ap_delta(v)
             return f"({low} <= {b.arg(v.high + delta)} AND {high} >= {b.arg(v.low - delta)})"
 
 

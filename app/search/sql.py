@@ -17,7 +17,8 @@ from typing import Any
 from app.search.chain import composite_kinds, hop
 from app.search.compartments import Compartment
 from app.search.criteria import CompositeValue, DateValue, TokenValue
-from app.search.parameters import component_param
+from app.search.date_bounds import bounded_select
+from app.search.parameters import component_param, parameters_for
 from app.search.query_leaf import TABLES, Binder, composite_select, date_condition, row_condition
 from app.search.request import Clause, SearchRequest
 from app.search.sort import after_cursor, decode_cursor, encode_cursor, order_by, sort_column
@@ -107,12 +108,43 @@ def _clause(b: Binder, clause: Clause) -> str:
     return f"{'NOT ' if negate else ''}(r.res_type, r.res_id) IN ({select})"
 
 
+def _singular(param: str, types: tuple[str, ...]) -> bool:
+    found = [parameters_for(t).get(param) for t in types]
+    return bool(found) and all(p is not None and p.singular for p in found)
+
+
+def _date_ranges(b: Binder, clauses: list[Clause]) -> tuple[list[str], list[Clause]]:
+    """Plain one-value date clauses as index ranges (app/search/date_bounds.py); the clauses
+    ANDed on one singular parameter as one range, since one row must meet them all."""
+    groups: dict[tuple[str, tuple[str, ...]], list[Clause]] = {}
+    rest: list[Clause] = []
+    for c in clauses:
+        plain = c.type == "date" and not c.chain and c.modifier is None and len(c.values) == 1
+        if plain and c.param not in RESOURCE_LEVEL and isinstance(c.values[0], DateValue):
+            groups.setdefault((c.param, c.types), []).append(c)
+        else:
+            rest.append(c)
+    conds: list[str] = []
+    for (param, types), group in groups.items():
+        parts = [group] if _singular(param, types) else [[c] for c in group]
+        for part in parts:
+            values = [c.values[0] for c in part if isinstance(c.values[0], DateValue)]
+            select = bounded_select(b, param, types, values)
+            if select is None:
+                rest.extend(part)
+            else:
+                conds.append(f"(r.res_type, r.res_id) IN ({select})")
+    return conds, rest
+
+
 def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
     sql = _Sql()
     sql.where.append("NOT r.deleted")
     if types:
         sql.where.append("r.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")")
-    for clause in request.clauses:
+    ranges, clauses = _date_ranges(sql, request.clauses)
+    sql.where.extend(ranges)
+    for clause in clauses:
         sql.where.append(_clause(sql, clause))
     if request.compartment:
         sql.where.append(_compartment(sql, request.compartment, types))
