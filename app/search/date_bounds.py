@@ -72,7 +72,8 @@ def bounded_select(
             "ORDER BY s.span DESC LIMIT 1), 0)"
         )
         ranges += [f"t.low >= {b.arg(lower)} - {span}" for lower in widened]
-    ranges += [f"t.low >= {b.arg(x.lower)}" for x in bounds if x.lower is not None and not x.widened]
+    exact_lower = [x.lower for x in bounds if x.lower is not None and not x.widened]
+    ranges += [f"t.low >= {b.arg(lower)}" for lower in exact_lower]
     ranges += [f"t.low <= {b.arg(x.upper)}" for x in bounds if x.upper is not None]
     exact = " AND ".join(conds)
     select = f"{head} AND {' AND '.join(ranges)} AND {exact}"
