@@ -246,8 +246,7 @@ def _apply_where(branches: list[_Partial], arg: str) -> list[_Partial]:
         if len(kinds) != 1 or not _is_primitive(kinds[0][1]):
             raise Unsupported(f"where({field}=...) on a non-primitive element")
     return [
-        _Partial((*b.steps, Step("eq", field, literal)), b.type, b.choice, b.many)
-        for b in branches
+        _Partial((*b.steps, Step("eq", field, literal)), b.type, b.choice, b.many) for b in branches
     ]
 
 
