@@ -61,12 +61,20 @@ def decode_cursor(text: str, size: int) -> list[Any]:
     return values
 
 
-def order_by(keys: tuple[SortKey, ...], collate: str, *, reverse: bool = False) -> str:
-    """The page order; ``reverse`` walks it backwards (for ``previous`` links)."""
+def order_by(
+    keys: tuple[SortKey, ...], collate: str, *, reverse: bool = False, lead_in_index: bool = False
+) -> str:
+    """The page order; ``reverse`` walks it backwards (for ``previous`` links).
+
+    ``lead_in_index``: the first key is an index column that is never NULL, ordered with the
+    database's default NULLS placement so the order is the index's own (PostgreSQL only
+    walks an index for ``DESC NULLS FIRST`` / ``ASC NULLS LAST``).
+    """
     nulls = "FIRST" if reverse else "LAST"
     parts = [
         f"q.s{i}{collate if k.type in ('string', 'token', 'uri') or k.param == '_id' else ''} "
-        f"{'DESC' if k.descending != reverse else 'ASC'} NULLS {nulls}"
+        f"{'DESC' if k.descending != reverse else 'ASC'}"
+        f"{'' if lead_in_index and i == 0 else f' NULLS {nulls}'}"
         for i, k in enumerate(keys)
     ]
     tie = " DESC" if reverse else ""

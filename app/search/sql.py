@@ -11,7 +11,7 @@ index rows (app/search/query_leaf.py) wrapped in one reference hop per chain lin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.search.chain import composite_kinds, hop
@@ -210,30 +210,107 @@ def _window(request: SearchRequest, rows: list[Any], key_of: Any, backward: bool
     )
 
 
+def _requires_value(clause: Clause, param: str) -> bool:
+    """A plain clause on ``param``: only resources with a value of it can match."""
+    return clause.param == param and not clause.chain and clause.modifier is None
+
+
+def _lead_by_index(request: SearchRequest, types: tuple[str, ...]) -> bool:
+    """Whether the page can be read from the first ``_sort`` key's index in key order: a
+    date parameter with one value (so one row) per resource."""
+    lead = request.sort[0]
+    return lead.type == "date" and lead.param not in RESOURCE_LEVEL and _singular(lead.param, types)
+
+
+async def _sorted_rows(
+    conn: Connection,
+    request: SearchRequest,
+    values: list[Any] | None,
+    *,
+    backward: bool,
+    segment: str,
+    limit: int,
+) -> list[Any]:
+    """Up to ``limit`` rows after the cursor ``values`` in ``_sort`` order, from one segment.
+
+    ``all``: every match, each key a per-row subquery (any sort). With a singular date lead
+    key the order splits in two: ``valued`` reads the lead key's index rows in key order,
+    joined to their resources (the index walk stops after one page), and ``missing`` is the
+    matches without a value, which sort after every value.
+    """
+    keys = request.sort
+    types = _types(request)
+    lead = keys[0]
+    clauses = request.clauses
+    if segment == "valued":  # clauses on the lead parameter hold on its one row, k0
+        clauses = [c for c in clauses if not _requires_value(c, lead.param)]
+    sql = _build(replace(request, clauses=clauses), types)
+    collate = ' COLLATE "C"' if isinstance(conn, PgConnection) else ""
+    columns = [
+        f"{sort_column(sql, k)} AS s{i}" for i, k in enumerate(keys) if i or segment == "all"
+    ]
+    source = "resource r"
+    if segment == "valued":
+        columns.insert(0, "k0.low AS s0")
+        source += (
+            " JOIN search_date k0 ON k0.res_type = r.res_type AND k0.res_id = r.res_id "
+            f"AND k0.param = {sql.arg(lead.param)} AND {sql.scope('k0', types)}"
+        )
+        for c in request.clauses:
+            if _requires_value(c, lead.param):
+                conds = [row_condition(sql, c.type, None, v, "k0") for v in c.values]
+                sql.where.append("(" + " OR ".join(conds) + ")")
+        if values is not None and values[0] is not None:  # start the index walk there
+            op = "<=" if lead.descending != backward else ">="
+            sql.where.append(f"k0.low {op} {sql.arg(values[0])}")
+    elif segment == "missing":
+        columns.insert(0, "CAST(NULL AS BIGINT) AS s0")
+        sql.where.append(
+            "(r.res_type, r.res_id) NOT IN (SELECT t.res_type, t.res_id FROM search_date t "
+            f"WHERE {sql.scope('t', types)} AND t.param = {sql.arg(lead.param)})"
+        )
+    after = "1 = 1"
+    if values is not None:
+        after = after_cursor(sql, keys, values, collate, reverse=backward)
+    order = order_by(keys, collate, reverse=backward, lead_in_index=segment == "valued")
+    rows = await conn.fetch(
+        f"SELECT q.* FROM (SELECT r.res_type, r.res_id, r.content, {', '.join(columns)} "
+        f"FROM {source} WHERE {' AND '.join(sql.where)}) q WHERE {after} "
+        f"ORDER BY {order} LIMIT {sql.arg(limit)}",
+        *sql.args,
+    )
+    return list(rows)
+
+
 async def _sorted(
     conn: Connection, request: SearchRequest, cursor: str | None, backward: bool
 ) -> _Window:
     """One page in ``_sort`` order (see app/search/sort.py); backwards for ``previous``."""
-    sql = _build(request, _types(request))
     keys = request.sort
-    columns = ", ".join(f"{sort_column(sql, k)} AS s{i}" for i, k in enumerate(keys))
-    collate = ' COLLATE "C"' if isinstance(conn, PgConnection) else ""
-    after = "1 = 1"
-    if cursor:
-        values = decode_cursor(cursor, len(keys) + 2)
-        after = after_cursor(sql, keys, values, collate, reverse=backward)
-    limit = sql.arg(request.count + 1)
-    rows = await conn.fetch(
-        f"SELECT q.* FROM (SELECT r.res_type, r.res_id, r.content, {columns} FROM resource r "
-        f"WHERE {' AND '.join(sql.where)}) q WHERE {after} "
-        f"ORDER BY {order_by(keys, collate, reverse=backward)} LIMIT {limit}",
-        *sql.args,
-    )
+    values = decode_cursor(cursor, len(keys) + 2) if cursor else None
+    segments = ["all"]
+    if _lead_by_index(request, _types(request)):
+        segments = ["valued"]
+        if not any(_requires_value(c, keys[0].param) for c in request.clauses):
+            segments.append("missing")
+        if values is not None and (values[0] is None) != backward:
+            # Forwards from a missing value, no value comes after; backwards from a value,
+            # no missing one comes before it.
+            segments = segments[1:] if values[0] is None else segments[:1]
+        if backward:
+            segments.reverse()
+    rows: list[Any] = []
+    for segment in segments:
+        want = request.count + 1 - len(rows)
+        if want > 0:
+            rows += await _sorted_rows(
+                conn, request, values, backward=backward, segment=segment, limit=want
+            )
 
     def key_of(row: Any) -> str:
         return encode_cursor([*(row[3 + i] for i in range(len(keys))), row[0], row[1]])
 
-    return _window(request, list(rows), key_of, backward)
+    return _window(request, rows, key_of, backward)
 
 
 async def _unsorted(

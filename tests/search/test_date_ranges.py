@@ -186,3 +186,60 @@ async def test_ap_finds_values_near_the_search_value(client):
     # 10% of the distance from now widens the range by months, never by twenty years
     got = await search_ids(client, "Procedure", ("date", "ap2025-01-15"))
     assert "ap-0" in got and "ap-1" in got and "ap-2" not in got
+
+
+def _link(bundle: dict[str, Any], relation: str) -> str | None:
+    return next((x["url"] for x in bundle.get("link", []) if x["relation"] == relation), None)
+
+
+async def _pages(client: AsyncClient, first: str, relation: str) -> list[list[str]]:
+    pages: list[list[str]] = []
+    url: str | None = first
+    while url:
+        response = await client.get(url)
+        assert response.status_code == 200, response.text
+        bundle = response.json()
+        pages.append([e["resource"]["id"] for e in bundle.get("entry", [])])
+        url = _link(bundle, relation)
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("query", "descending", "window"),
+    [
+        ("date=ge2025-01-10&_sort=-date", True, [("ge", "2025-01-10")]),
+        ("date=lt2025-02&date=ge2025-01&_sort=date", False, [("lt", "2025-02"), ("ge", "2025-01")]),
+        ("_sort=date", False, []),
+        ("_sort=-date,_id", True, []),
+    ],
+)
+async def test_sorted_pages_read_from_the_date_index_in_order(
+    client, procedures, query, descending, window
+):
+    """The page is read from search_date in key order (app/search/sql.py): every match once,
+    in order, missing values last, and previous links walk back through the same pages."""
+    for n in range(3):  # no performed[x]: these sort after every value
+        await put_resource(
+            client,
+            {
+                "resourceType": "Procedure",
+                "id": f"none-{n}",
+                "status": "completed",
+                "subject": {"reference": "Patient/p1"},
+            },
+        )
+    matching = [p for p in procedures if p["id"] in _expected(procedures, "date", window)]
+    lows = {p["id"]: _rows(p, "date")[0][0] for p in matching}
+    valued = sorted(lows, key=lambda i: (-lows[i] if descending else lows[i], i))
+    expected = valued + ([] if window else sorted(f"none-{n}" for n in range(3)))
+    forward = await _pages(client, f"Procedure?{query}&_count=7", "next")
+    assert [i for page in forward for i in page] == expected
+    assert all(len(page) == 7 for page in forward[:-1])
+    last_url = f"Procedure?{query}&_count=7"
+    response = await client.get(last_url)
+    while nxt := _link(response.json(), "next"):
+        response = await client.get(nxt)
+    back = [[e["resource"]["id"] for e in response.json().get("entry", [])]]
+    back += await _pages(client, _link(response.json(), "previous") or "", "previous")
+    if len(forward) > 1:
+        assert back[::-1] == forward
