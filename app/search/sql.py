@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
+
 from app.search.chain import composite_kinds, hop
 from app.search.compartments import Compartment
 from app.search.criteria import CompositeValue, DateValue, TokenValue
@@ -172,6 +174,25 @@ async def count(conn: Connection, request: SearchRequest) -> int:
         f"SELECT COUNT(*) FROM resource r WHERE {' AND '.join(sql.where)}", *sql.args
     )
     return int(row[0]) if row else 0
+
+
+async def estimate(conn: Connection, request: SearchRequest) -> int:
+    """``_total=estimate``: PostgreSQL's planner estimate (no rows are counted); SQLite keeps
+    no statistics to estimate from, so it counts."""
+    if not isinstance(conn, PgConnection):
+        return await count(conn, request)
+    sql = _build(request, _types(request))
+    row = await conn.fetchrow(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE {' AND '.join(sql.where)}",
+        *sql.args,
+    )
+    if row is None:
+        return 0
+    plan: Any = orjson.loads(row[0]) if isinstance(row[0], str) else row[0]
+    try:
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (TypeError, KeyError, IndexError, ValueError):
+        return await count(conn, request)
 
 
 _BACKWARD = "~"
@@ -348,7 +369,9 @@ async def search(conn: Connection, request: SearchRequest) -> SearchPage:
     )
     matches = [Match(r[0], r[1], bytes(r[2])) for r in page.rows]
     total: int | None = None
-    if request.total in ("accurate", "estimate") and (page.more or request.cursor):
+    if request.total == "estimate" and (page.more or request.cursor):
+        total = max(await estimate(conn, request), len(matches) + page.more)
+    elif request.total == "accurate" and (page.more or request.cursor):
         total = await count(conn, request)
     elif not page.more and not request.cursor:
         total = len(matches)
