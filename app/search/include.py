@@ -71,6 +71,7 @@ async def _references(conn: Connection, spec: IncludeSpec, keys: list[Key]) -> s
     for res_type, ids in by_type.items():
         b = Binder()
         conds = []
+        source = "search_reference h"
         if spec.reverse:
             select = "h.res_type, h.res_id"
             conds += [f"h.target_type = {b.arg(res_type)}", _in_list(b, "h.target_id", ids)]
@@ -82,6 +83,10 @@ async def _references(conn: Connection, spec: IncludeSpec, keys: list[Key]) -> s
             if spec.source and spec.source != res_type:
                 continue
             select = "h.target_type, h.target_id"
+            if conn.dialect == "sqlite":
+                # Without ANALYZE statistics SQLite prefers the (res_type, param, target_id,
+                # ...) index here and reads every row of the parameter (~70 ms at 200k).
+                source += " INDEXED BY ix_search_reference_resource"
             conds += [f"h.res_type = {b.arg(res_type)}", _in_list(b, "h.res_id", ids)]
             conds.append("h.target_id IS NOT NULL AND h.target_type IS NOT NULL")
             if spec.target:
@@ -89,7 +94,7 @@ async def _references(conn: Connection, spec: IncludeSpec, keys: list[Key]) -> s
         if spec.param:
             conds.append(f"h.param = {b.arg(spec.param)}")
         rows = await conn.fetch(
-            f"SELECT DISTINCT {select} FROM search_reference h WHERE {' AND '.join(conds)}",
+            f"SELECT DISTINCT {select} FROM {source} WHERE {' AND '.join(conds)}",
             *b.args,
         )
         found.update((r[0], r[1]) for r in rows)

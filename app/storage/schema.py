@@ -11,7 +11,7 @@ Design notes (see docs/adr/0003-storage-design.md):
   transaction. ``grp`` ties together the components of a composite parameter taken from the
   same element (e.g. an Observation.component's code and value).
 - Times are microseconds since the Unix epoch (UTC), date ranges as inclusive [low, high].
-- Every value index ends in ``res_id`` (migration 0003), so a search reads the matching
+- Every value index holds ``res_id`` (migration 0003), so a search reads the matching
   resource ids from the index alone (an index-only scan) and fetches only one page of rows.
 - ``search_date.span`` is ``high - low`` (NULL for an open-ended range): the widest span of a
   parameter, one index probe away, bounds how far before a search range a matching ``low``
@@ -76,7 +76,7 @@ search_token = _index_table(
     sa.Column("system", sa.Text, nullable=True),
     sa.Column("code", sa.Text, nullable=True),
     sa.Column("text", sa.Text, nullable=True),
-    indexes=[["code", "system", "res_id"]],
+    indexes=[["code", "res_id", "system"]],
 )
 StringValue = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 """search_string.value compares in code point order on both backends (migration 0002), so a

@@ -1,8 +1,10 @@
 """Value indexes that end in res_id (index-only scans), and search_date.span.
 
 At 1,000,000 resources a token search spent most of its time fetching index-table rows from
-the heap only to read their res_id; with res_id as the last key column the matching ids come
-from the index alone. ``search_date.span`` (``high - low``, NULL when open-ended) bounds how
+the heap only to read their res_id; with res_id in the key the matching ids come from the
+index alone. On search_token res_id comes right after code, before system: a search for one
+code then reads its ids in order (pages stop early), and "does resource X have status=active"
+is one index probe whatever the system (with system first it scanned every 'active' row). ``search_date.span`` (``high - low``, NULL when open-ended) bounds how
 far before a search range a matching row can start, so date ranges become one index range
 (app/search/date_bounds.py). Existing rows get their span here, in SQL.
 
@@ -24,7 +26,7 @@ OPEN_HIGH = 2**62
 
 # table -> [(old value columns, new value columns)]
 _INDEXES = {
-    "search_token": [(["code", "system"], ["code", "system", "res_id"])],
+    "search_token": [(["code", "system"], ["code", "res_id", "system"])],
     "search_string": [(["value"], ["value", "res_id"])],
     "search_reference": [
         (["target_id", "target_type"], ["target_id", "target_type", "res_id"]),
