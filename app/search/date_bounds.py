@@ -80,7 +80,8 @@ def bounded_select(
     if widened:
         # Open-ended rows have no span, so S bounds nothing for them: read them apart, through
         # the span index (they are few: a Period with no start or no end).
-        open_conds = [date_condition(b, v, "t.low", "t.high") for v in values]
+        # "+ 0": not an index range on low, so SQLite (no statistics) takes the span index
+        open_conds = [date_condition(b, v, "(t.low + 0)", "(t.high + 0)") for v in values]
         select += (
             f" UNION ALL SELECT t.res_type, t.res_id FROM search_date t "
             f"WHERE {b.scope('t', types)} AND t.param = {b.arg(param)} AND t.span IS NULL "
