@@ -27,6 +27,7 @@ from app.fhir.headers import parse_criteria, parse_etag
 from app.fhir.interactions.search import run_search
 from app.search.dates import format_instant
 from app.search.request import parse_search
+from app.search.summary import read_subset
 from app.storage.store import WriteTx, read_current, read_version
 
 
@@ -148,6 +149,7 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
         )
         body = await run_search(await tx.connection(), search, base=base, now=now)
         return EntryResult(HTTPStatus.OK, body=body, is_read=True)
+    subset = read_subset(entry.query or [])
     conn = await tx.connection()
     if entry.version is None:
         found = await read_current(conn, entry.res_type, entry.res_id)
@@ -167,7 +169,7 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
         full_url=f"{entry.res_type}/{entry.res_id}",
         etag=f'W/"{found.version_id}"',
         last_modified=format_instant(found.last_updated),
-        body=found.content,
+        body=subset.apply(found.content) if subset and found.content else found.content,
         is_read=True,
     )
 

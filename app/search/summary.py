@@ -51,6 +51,23 @@ def parse_elements(value: str) -> tuple[str, ...]:
     return tuple(name for name in (item.strip() for item in value.split(",")) if name)
 
 
+def read_subset(params: list[tuple[str, str]]) -> Subset | None:
+    """The ``_summary``/``_elements`` of a read (a GET or a Bundle entry's GET), or None.
+
+    Checked before any storage read, so a bad value is a 400 whether the resource exists
+    or not. The last ``_summary`` wins; ``_elements`` lists are merged.
+    """
+    mode, asked = None, False
+    names: list[str] = []
+    for name, value in params:
+        if name == "_summary":
+            mode, asked = parse_summary(value, search=False), True
+        elif name == "_elements":
+            names += parse_elements(value)
+            asked = True
+    return Subset(mode, tuple(names) or None) if asked else None
+
+
 @cache
 def _mandatory(res_type: str) -> frozenset[str]:
     typedef = load_definitions().types.get(res_type)

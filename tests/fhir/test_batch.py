@@ -104,6 +104,27 @@ async def test_batch_read_and_search_entries_return_resources(client):
     assert [e["resource"]["id"] for e in search["resource"]["entry"]] == ["p1"]
 
 
+async def test_batch_read_entries_honour_summary_and_elements(client):
+    await client.put("Patient/p1", json=patient(id="p1"))
+
+    summary, elements, bad = await _batch(
+        client,
+        [
+            request_entry("GET", "Patient/p1?_summary=text"),
+            request_entry("GET", "Patient/p1?_elements=identifier"),
+            request_entry("GET", "Patient/p1?_summary=count"),
+        ],
+    )
+
+    assert summary["response"]["status"] == "200 OK"
+    assert summary["resource"] == (await client.get("Patient/p1?_summary=text")).json()
+    assert "name" not in summary["resource"]
+    assert elements["resource"] == (await client.get("Patient/p1?_elements=identifier")).json()
+    assert elements["resource"]["identifier"] and "name" not in elements["resource"]
+    assert any(t["code"] == "SUBSETTED" for t in elements["resource"]["meta"]["tag"])
+    assert bad["response"]["status"].startswith("400")
+
+
 async def test_batch_conditional_create_matches_existing_resources(client):
     existing = (await client.post("Patient", json=patient())).json()
     criteria = f"identifier={NHS_NUMBER}|9000000009"

@@ -18,7 +18,7 @@ from app.fhir.interactions.common import path_id, path_type
 from app.fhir.negotiation import output_format
 from app.fhir.responses import fhir_response
 from app.search.dates import http_date
-from app.search.summary import Subset, parse_elements, parse_summary
+from app.search.summary import Subset, read_subset
 from app.storage.store import StoredVersion
 
 
@@ -26,16 +26,7 @@ def _subset(request: Request) -> Subset | None:
     """The ``_summary``/``_elements`` asked for, or None (checked before any storage read)."""
     if not request.scope.get("query_string"):
         return None
-    params = request.query_params
-    summary = params.getlist("_summary")
-    elements = params.getlist("_elements")
-    if not summary and not elements:
-        return None
-    mode = None
-    for value in summary:
-        mode = parse_summary(value, search=False)
-    names = tuple(name for value in elements for name in parse_elements(value))
-    return Subset(mode, names or None)
+    return read_subset(request.query_params.multi_items())
 
 
 def _respond(request: Request, found: StoredVersion, subset: Subset | None) -> Response:
