@@ -32,7 +32,7 @@ import orjson
 from app.config import Settings
 from app.errors import FhirError
 from app.fhir.interactions.capabilities import capability_statement
-from app.fhir.resource_types import resource_types
+from app.model.resource_types import resource_types
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_PATH = ROOT / "docs" / "capability-statement.json"

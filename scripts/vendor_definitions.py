@@ -5,7 +5,7 @@ Source: the official HL7 FHIR R4 4.0.1 definitions (CC0), as redistributed in th
 (``../shared/fhir-r4``). The service never reads that folder; it reads the compact files this
 script writes:
 
-- app/fhir/definitions/resource-types.json   every concrete R4 resource type
+- app/model/definitions/resource-types.json   every concrete R4 resource type
 - app/search/definitions/search-parameters.json   every R4 SearchParameter (compact)
 - app/search/definitions/compartment-patient.json   the Patient compartment's members
 
@@ -81,7 +81,7 @@ def patient_compartment(source: Path) -> dict[str, Any]:
 
 def outputs(source: Path) -> dict[Path, Any]:
     return {
-        ROOT / "app/fhir/definitions/resource-types.json": resource_types(source),
+        ROOT / "app/model/definitions/resource-types.json": resource_types(source),
         ROOT / "app/search/definitions/search-parameters.json": search_parameters(source),
         ROOT / "app/search/definitions/compartment-patient.json": patient_compartment(source),
     }

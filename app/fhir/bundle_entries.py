@@ -16,7 +16,7 @@ import orjson
 
 from app.errors import FhirError, InvalidRequest, StructureError
 from app.fhir.resource_body import check_resource
-from app.fhir.resource_types import is_resource_type, is_valid_id
+from app.model.resource_types import is_resource_type, is_valid_id
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # The spec's processing order for transactions: DELETE, POST, PUT/PATCH, GET/HEAD.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from app.config import Settings
-from app.fhir.resource_types import resource_types
+from app.model.resource_types import resource_types
 from app.storage.database import Database
 from app.storage.store import ResourceStore
 

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from app.errors import Issue, StructureError
-from app.fhir import fhir_json
-from app.fhir.resource_types import is_resource_type, is_valid_id
+from app.model import fhir_json
+from app.model.resource_types import is_resource_type, is_valid_id
 from app.validation.structural import validate_structure
 
 

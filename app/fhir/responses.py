@@ -15,8 +15,8 @@ import orjson
 from starlette.responses import Response
 
 from app.errors import FhirError, Issue, operation_outcome_bytes
-from app.fhir import fhir_json
 from app.fhir.negotiation import DEFAULT_OUTPUT, OutputFormat
+from app.model import fhir_json
 from app.search.dates import http_date
 
 

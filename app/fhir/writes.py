@@ -26,8 +26,8 @@ from app.errors import (
     ResourceNotFound,
     StructureError,
 )
-from app.fhir import fhir_json
 from app.fhir.resource_body import check_resource
+from app.model import fhir_json
 from app.search.dates import format_instant
 from app.search.extract import extract_index
 from app.search.request import SearchRequest

@@ -119,7 +119,7 @@ def _by_url() -> dict[str, dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _resource_types() -> tuple[str, ...]:
-    path = Path(__file__).parent.parent / "fhir" / "definitions" / "resource-types.json"
+    path = Path(__file__).parent.parent / "model" / "definitions" / "resource-types.json"
     names: list[str] = orjson.loads(path.read_bytes())["resourceTypes"]
     return tuple(names)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.fhir.fhir_json import loads
-from app.fhir.resource_types import resource_types
+from app.model.fhir_json import loads
+from app.model.resource_types import resource_types
 from app.search.extract import extract_index
 from app.search.parameters import component_param, parameters_for
 from app.search.values import Sink

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any, Final
 
 from app.errors import InvalidRequest
-from app.fhir import fhir_json
+from app.model import fhir_json
 from app.validation.definitions import load_definitions
 
 SUMMARY_MODES: Final = ("true", "text", "data", "count", "false")

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-from app.fhir.fhir_json import DecimalText
+from app.model.fhir_json import DecimalText
 from app.search.dates import parse_range
 from app.search.normalize import norm
 from app.search.paths import Terminal, is_resource_type

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from app.fhir.fhir_json import loads
+from app.model.fhir_json import loads
 from app.search.extract import extract_index
 from app.search.parameters import parameters_for
 from app.search.paths import Branch

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.config import get_settings
-from app.fhir.fhir_json import loads
+from app.model.fhir_json import loads
 from app.search.extract import extract_index
 from app.storage.index_rows import COLUMNS
 from tests.conftest import Backend

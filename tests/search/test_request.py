@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import InvalidRequest
-from app.fhir.resource_types import resource_types
+from app.model.resource_types import resource_types
 from app.search.criteria import (
     CompositeValue,
     DateValue,

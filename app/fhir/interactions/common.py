@@ -11,9 +11,9 @@ from app.errors import InvalidRequest, ResourceNotFound
 from app.fhir.context import base_url, context
 from app.fhir.headers import Prefer
 from app.fhir.negotiation import OutputFormat
-from app.fhir.resource_types import is_valid_id
 from app.fhir.responses import fhir_response, information_outcome, version_headers
 from app.fhir.writes import WriteOutcome
+from app.model.resource_types import is_valid_id
 
 
 def path_type(request: Request) -> str:
