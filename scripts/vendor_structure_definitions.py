@@ -15,9 +15,10 @@ structural validation needs into `app/validation/definitions/r4-elements.json`:
   ...), ``contentReference`` targets are resolved to the target's type name
   (``Questionnaire.item.item`` -> ``Questionnaire.item``), and ``type.profile``
   SimpleQuantity is kept as its own constrained type.
-* ``summary``: per concrete resource type, the top-level JSON property names that
-  ``_summary=true`` keeps: elements marked ``isSummary`` in the base definition, plus the
-  modifiers and mandatory elements (ElementDefinition.isSummary: "if an element is at the root
+* ``summary``: per concrete resource type and per backbone element of one (by path, e.g.
+  ``Observation.component``), the JSON property names that ``_summary=true`` keeps:
+  elements marked ``isSummary`` in the base definition, plus the modifiers and mandatory
+  elements (ElementDefinition.isSummary: "if an element is at the root
   ... and the minimum cardinality is 1 or the element is a modifier, it must be marked as
   isSummary=true"; R4's ``modifierExtension`` is the one exception in the snapshots).
   Choice elements are listed by their suffixed names, as in ``types``.
@@ -192,18 +193,27 @@ def _compile_sd(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> N
             owner[prop] = [el["min"], _max(el["max"]), codes.pop()]
 
 
-def _summary(sd: dict[str, Any], props: dict[str, list[Any]]) -> list[str]:
-    """The top-level JSON properties of resource ``sd`` that ``_summary=true`` keeps."""
-    root: str = sd["snapshot"]["element"][0]["path"]
-    kept = {
-        el["path"][len(root) + 1 :].removesuffix("[x]")
-        for el in sd["snapshot"]["element"][1:]
-        if el["path"].count(".") == 1
-        and (el.get("isSummary") or el.get("isModifier") or el["min"] >= 1)
-    }
-    return sorted(
-        prop for prop, spec in props.items() if (spec[3] if len(spec) > 3 else prop) in kept
-    )
+def _summary(sd: dict[str, Any], types: dict[str, dict[str, list[Any]]]) -> dict[str, list[str]]:
+    """Per owner in resource ``sd`` (the resource, then each backbone element by path), the
+    JSON properties ``_summary=true`` keeps: its children marked isSummary, modifiers and
+    mandatory ones. A backbone's children carry their own isSummary (Observation.component
+    keeps code and value[x], not referenceRange)."""
+    elements = sd["snapshot"]["element"]
+    root: str = elements[0]["path"]
+    kept: dict[str, set[str]] = {}
+    for el in elements[1:]:
+        parent, _, prop = el["path"].rpartition(".")
+        if el.get("isSummary") or el.get("isModifier") or el["min"] >= 1:
+            kept.setdefault(sd["id"] + parent[len(root) :], set()).add(prop.removesuffix("[x]"))
+    out: dict[str, list[str]] = {}
+    for owner, names in kept.items():
+        props = types.get(owner)
+        if props is None:
+            continue
+        out[owner] = sorted(
+            prop for prop, spec in props.items() if (spec[3] if len(spec) > 3 else prop) in names
+        )
+    return out
 
 
 def compile_definitions(source: Path) -> dict[str, Any]:
@@ -221,7 +231,7 @@ def compile_definitions(source: Path) -> dict[str, Any]:
             resources.append(sd["id"])
         _compile_sd(sd, types)
         if sd["kind"] == "resource":
-            summary[sd["id"]] = _summary(sd, types[sd["id"]])
+            summary.update(_summary(sd, types))
     known = set(types) | set(primitives) | {"Resource"}
     for tname, elements in types.items():
         for prop, spec in elements.items():

@@ -1,7 +1,8 @@
 """``_summary`` and ``_elements``: returning a subset of each resource (R4 search.html#summary).
 
-* ``_summary=true``: the top-level elements marked ``isSummary`` in the base definition, with
-  the modifiers and mandatory elements (see ``scripts/vendor_structure_definitions.py``);
+* ``_summary=true``: the elements marked ``isSummary`` in the base definition, with the
+  modifiers and mandatory elements (see ``scripts/vendor_structure_definitions.py``), at the
+  top level and inside backbone elements (Observation.component keeps code and value[x]);
 * ``_summary=text``: ``text``, ``id``, ``meta`` and the top-level mandatory elements;
 * ``_summary=data``: everything but ``text``;
 * ``_summary=false``: everything (no filter);
@@ -83,6 +84,40 @@ def _choice_base(res_type: str, prop: str) -> str | None:
     return element.choice if element else None
 
 
+def _backbone_summary(owner: str, prop: str, value: Any) -> Any:
+    """``value`` of ``owner.prop`` with only the summary children of a backbone element
+    (recursively); the same object when nothing goes, None when nothing is left."""
+    name = prop[1:] if prop.startswith("_") else prop
+    typedef = load_definitions().types.get(owner)
+    element = typedef.elements.get(name) if typedef else None
+    backbone = element.type_name if element else ""
+    summary = load_definitions().summary.get(backbone)
+    if summary is None or "." not in backbone:
+        return value
+    if isinstance(value, list):
+        items = [_summary_object(backbone, summary, v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        kept_items = [i for i in items if i is not None]
+        return kept_items or None
+    return _summary_object(backbone, summary, value)
+
+
+def _summary_object(backbone: str, summary: frozenset[str], value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        if (key[1:] if key.startswith("_") else key) not in summary:
+            continue
+        inner = _backbone_summary(backbone, key, child)
+        if inner is not None:
+            out[key] = inner
+    if len(out) == len(value) and all(out[k] is value[k] for k in out):
+        return value
+    return out or None
+
+
 @dataclass(frozen=True, slots=True)
 class Subset:
     """What to keep of each resource; ``active`` is False when everything is kept."""
@@ -133,7 +168,17 @@ class Subset:
         when nothing went."""
         res_type = str(resource.get("resourceType", ""))
         kept = {k: v for k, v in resource.items() if self.keeps(res_type, k)}
-        if len(kept) == len(resource):
+        changed = len(kept) != len(resource)
+        if self.summary == "true":
+            for key, value in list(kept.items()):
+                inner = _backbone_summary(res_type, key, value)
+                if inner is not value:
+                    changed = True
+                    if inner is None:
+                        del kept[key]
+                    else:
+                        kept[key] = inner
+        if not changed:
             return resource
         meta = dict(kept.get("meta") or {})
         tags = list(meta.get("tag") or [])

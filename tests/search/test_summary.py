@@ -61,6 +61,34 @@ def test_summary_true_keeps_summary_modifier_and_mandatory_elements():
     assert out["meta"]["versionId"] == "1"
 
 
+def test_summary_true_applies_inside_backbone_elements():
+    """Observation.component is summary, but of its children only code and value[x] are."""
+    echo = {
+        "resourceType": "Observation",
+        "id": "echo",
+        "status": "final",
+        "code": {"text": "Echo"},
+        "component": [
+            {
+                "code": {"text": "EROA"},
+                "valueQuantity": {"value": 0.4, "unit": "cm2"},
+                "interpretation": [{"text": "severe"}],
+                "referenceRange": [{"text": "< 0.2"}],
+            },
+            {"code": {"text": "LVEF"}, "valueQuantity": {"value": 55, "unit": "%"}},
+        ],
+    }
+    out = _apply(Subset("true"), echo)
+    assert out["component"] == [
+        {"code": {"text": "EROA"}, "valueQuantity": {"value": 0.4, "unit": "cm2"}},
+        {"code": {"text": "LVEF"}, "valueQuantity": {"value": 55, "unit": "%"}},
+    ]
+    assert _tags(out) == [SUBSETTED]
+    unchanged = {**echo, "component": [echo["component"][1]]}
+    assert _apply(Subset("true"), unchanged) == unchanged  # nothing went: no tag
+    assert _apply(Subset("data"), echo)["component"] == echo["component"]
+
+
 def test_summary_text_keeps_text_id_meta_and_mandatory_elements():
     out = _apply(Subset("text"), CONDITION)
     assert list(out) == ["resourceType", "id", "meta", "text", "subject"]
