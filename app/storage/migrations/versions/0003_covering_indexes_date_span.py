@@ -6,7 +6,9 @@ index alone. On search_token res_id comes right after code, before system: a sea
 code then reads its ids in order (pages stop early), and "does resource X have status=active"
 is one index probe whatever the system (with system first it scanned every 'active' row). ``search_date.span`` (``high - low``, NULL when open-ended) bounds how
 far before a search range a matching row can start, so date ranges become one index range
-(app/search/date_bounds.py). Existing rows get their span here, in SQL.
+(app/search/date_bounds.py). Existing rows get their span here, in SQL. On PostgreSQL,
+multi-column statistics on search_token (res_type, param, code) give the planner real row
+counts for a code within a parameter.
 
 Revision ID: 0003
 Revises: 0002
@@ -21,6 +23,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+_STATS = "st_search_token_type_param_code"
 OPEN_LOW = -(2**62)
 OPEN_HIGH = 2**62
 
@@ -61,9 +64,16 @@ def upgrade() -> None:
         ).bindparams(open_low=OPEN_LOW, open_high=OPEN_HIGH)
     )
     op.create_index(_name("search_date", ["span"]), "search_date", ["res_type", "param", "span"])
+    if op.get_bind().dialect.name == "postgresql":
+        # Without it the planner multiplies the selectivities of res_type, param and code as
+        # if independent, estimates 1 row where there are hundreds, and filters one token
+        # set against the other row by row (17 ms instead of 0.5 ms at 14,000 resources).
+        op.execute(f"CREATE STATISTICS {_STATS} (mcv) ON res_type, param, code FROM search_token")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP STATISTICS IF EXISTS {_STATS}")
     op.drop_index(_name("search_date", ["span"]), table_name="search_date")
     with op.batch_alter_table("search_date") as batch:
         batch.drop_column("span")
