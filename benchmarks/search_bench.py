@@ -7,10 +7,12 @@
 For each backend (SQLite and PostgreSQL, a fresh database each, mitral-fhir with 2 workers):
 generate the store (patients with their pathway resources), load it with transaction
 Bundles over HTTP from several concurrent clients, then for each query measure p50/p95
-latency over HTTP (wrk, fixed connections) and the same question's hand-written SQL run
-directly on the same database at the same concurrency (the floor); finally count the index
-rows and bytes per resource. Writes the "Search at scale" section of docs/benchmarks.md
-(the rest of that file belongs to benchmarks/run.py). See benchmarks/README.md.
+latency over HTTP (wrk, fixed connections), the same question's hand-written SQL run
+directly on the same database at the same concurrency (the SQL floor), and the same wrk load
+against a bare ASGI app on the same uvicorn that runs that SQL and concatenates the rows'
+bytes into a Bundle (the HTTP floor, floor_asgi.py); finally count the index rows and bytes
+per resource. Writes the "Search at scale" section of docs/benchmarks.md (the rest of that
+file belongs to benchmarks/run.py). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import floor_asgi
 import harness
 import httpx
 import orjson
@@ -403,13 +406,24 @@ class Bench:
         query: Query,
         paths: list[Item],
         *,
+        floor_app: harness.Server,
         path: Path | None,
         schema: str | None,
     ) -> dict[str, Any]:
-        """One query: wrk over HTTP (warm-up, then measured), then its floor."""
+        """One query: wrk over HTTP (warm-up, then measured), then its SQL floor, then the
+        same wrk load against the HTTP floor (``paths[k]`` and ``query.items[k]`` ask the
+        same question)."""
         args = self.args
         paths_file = self.work / f"{backend}-{key}.txt"
         paths_file.write_text("".join(i.path + "\n" for i in paths))
+        if len(query.items) != len(paths):
+            raise RuntimeError(f"{key}: {len(paths)} HTTP paths but {len(query.items)} floor items")
+        floor_paths = [floor_asgi.floor_path(i.sql or query.sql_pg, i.args) for i in query.items]
+        floor_file = self.work / f"{backend}-{key}-floor.txt"
+        floor_file.write_text("".join(p + "\n" for p in floor_paths))
+        self.check_http_floor(
+            server, floor_app, f"{backend} {key}", ours=paths[0].path, floor=floor_paths[0]
+        )
         conns = args.concurrency
         wrk(server.url, paths_file, self.lua, connections=conns, duration=args.warmup)
         http = wrk(server.url, paths_file, self.lua, connections=conns, duration=args.duration)
@@ -429,22 +443,57 @@ class Bench:
             floor = sqlite_floor(
                 path, query, concurrency=conns, warmup=args.warmup, duration=args.duration
             )
+        wrk(floor_app.url, floor_file, self.lua, connections=conns, duration=args.warmup)
+        http_floor = wrk(
+            floor_app.url, floor_file, self.lua, connections=conns, duration=args.duration
+        )
         log(
-            f"  {key}: HTTP p50 {http['p50_ms']:.1f} p95 {http['p95_ms']:.1f} ms "
-            f"({http['rate']:,.0f}/s, {http['errors']} errors); floor p50 "
-            f"{floor['p50_ms']:.1f} p95 {floor['p95_ms']:.1f} ms"
+            f"  {key}: HTTP p50 {http['p50_ms']:.2f} p95 {http['p95_ms']:.2f} ms "
+            f"({http['rate']:,.0f}/s, {http['errors']} errors); SQL floor p50 "
+            f"{floor['p50_ms']:.2f} p95 {floor['p95_ms']:.2f} ms; HTTP floor p50 "
+            f"{http_floor['p50_ms']:.2f} p95 {http_floor['p95_ms']:.2f} ms "
+            f"({http_floor['rate']:,.0f}/s, {http_floor['errors']} errors)"
         )
         if http["errors"]:
             self.results["notes"].append(f"{backend} {key}: {http['errors']} failed requests")
+        if http_floor["errors"]:
+            self.results["notes"].append(
+                f"{backend} {key}: {http_floor['errors']} failed requests to the HTTP floor"
+            )
         return {
             "label": query.label,
             "example": query.example,
             "items": len(paths),
             "http": http,
             "floor": floor,
+            "http_floor": http_floor,
             "target_ms": query.target_ms,
             "base": query.base,
         }
+
+    def check_http_floor(
+        self,
+        server: harness.Server,
+        floor_app: harness.Server,
+        name: str,
+        *,
+        ours: str,
+        floor: str,
+    ) -> None:
+        """Do mitral-fhir and the HTTP floor return the same resources for the first item?"""
+        got = []
+        for url in (server.url + ours, floor_app.url + floor):
+            response = httpx.get(url, headers=JSON_HEADERS, timeout=120.0)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url}: HTTP {response.status_code} {response.text[:300]}")
+            got.append(sorted(e["resource"]["id"] for e in response.json().get("entry", [])))
+        if got[0] != got[1]:
+            message = (
+                f"{name}: the HTTP floor returned {len(got[1])} resources for "
+                f"{floor}, mitral-fhir {len(got[0])}"
+            )
+            log(f"  CHECK {message}")
+            self.results["notes"].append(message)
 
     def prepare(
         self, server: harness.Server, db: FloorDb, queries: dict[str, Query]
@@ -489,6 +538,7 @@ class Bench:
         )
         db = FloorDb(backend, path=path, pg_url=args.pg_url, schema=schema)
         out: dict[str, Any] = {"label": label, "workers": args.workers}
+        floor_app: harness.Server | None = None
         try:
             ids, seconds = asyncio.run(load_store(server.url, store, args.clients))
             out["load"] = {
@@ -508,6 +558,14 @@ class Bench:
             out["index"] = index_stats(backend, db)
             queries = search_queries.build(store.groups, ids, n=args.items)
             http_items, out["checks"] = self.prepare(server, db, queries)
+            # The HTTP floor runs beside the (idle) server, on the same data, loaded in turn.
+            floor_app = harness.start_floor_app(
+                database_url=url,
+                schema=schema,
+                workers=args.workers,
+                work=self.work,
+                tag=f"{backend}-floor",
+            )
             out["queries"] = {}
             for key, query in queries.items():
                 if args.only_queries and key not in args.only_queries:
@@ -519,9 +577,18 @@ class Bench:
                     )
                     continue
                 out["queries"][key] = self.measure(
-                    server, backend, key, query, paths, path=path, schema=schema
+                    server,
+                    backend,
+                    key,
+                    query,
+                    paths,
+                    floor_app=floor_app,
+                    path=path,
+                    schema=schema,
                 )
         finally:
+            if floor_app is not None:
+                floor_app.stop()
             server.stop()
             if schema and not args.keep:
                 db.fetch(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE', ())
