@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     max_bundle_entries: int = Field(default=10_000, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
+    query_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest a search or history query may run before it is stopped (0: no limit)",
+    )
     log_level: str = "info"
 
     @property

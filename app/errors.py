@@ -152,3 +152,23 @@ class Transient(FhirError):
 
     status: HTTPStatus = HTTPStatus.SERVICE_UNAVAILABLE
     issue_code: str = "transient"
+
+
+@dataclass
+class QueryTimeout(FhirError):
+    """A read ran past ``query_timeout_seconds`` and was stopped, so it holds no more resources.
+
+    503, not 408: 408 says the client was too slow to send its request; here the server gave up.
+    """
+
+    status: HTTPStatus = HTTPStatus.SERVICE_UNAVAILABLE
+    issue_code: str = "timeout"
+
+    @classmethod
+    def after(cls, seconds: float | None) -> QueryTimeout:
+        limit = f"the {seconds:g} s limit" if seconds else "what the database allows"
+        return cls(
+            f"The query ran longer than {limit} and was stopped. Narrow the search (more "
+            "selective parameters, a smaller _count, fewer _include or _revinclude) and try "
+            "again."
+        )

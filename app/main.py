@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             settings.database_url,
             schema=settings.database_schema,
             pool_size=settings.database_pool_size,
+            query_timeout=settings.query_timeout_seconds,
         )
         await db.open()
         load_definitions()  # the validator's element table: load now, not on the first write

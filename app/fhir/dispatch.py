@@ -9,13 +9,15 @@ the FHIR base (health, OpenAPI docs) and runs the lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from app.errors import FhirError, MethodNotAllowed, ResourceNotFound
 from app.fhir.responses import internal_error_response, outcome_response
@@ -91,14 +93,76 @@ class FhirDispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one FHIR request; every failure becomes an OperationOutcome here."""
+        if scope["method"] in _BODILESS:
+            response = await self._handle_until_disconnect(scope, receive)
+            if response is None:
+                return
+        else:
+            response = await self._handle(scope, receive)
+        await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive) -> Response:
         try:
             handler, params = self.resolve(scope["method"], scope["path"][len(self.prefix) :])
             scope["path_params"] = params
-            response = await handler(Request(scope, receive))
+            return await handler(Request(scope, receive))
         except FhirError as exc:
             if exc.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
                 log.error("server error: %s", exc.diagnostics)
-            response = outcome_response(exc)
+            return outcome_response(exc)
         except Exception as exc:
-            response = internal_error_response(exc)
-        await response(scope, receive, send)
+            return internal_error_response(exc)
+
+    async def _handle_until_disconnect(self, scope: Scope, receive: Receive) -> Response | None:
+        """Run a GET or HEAD, cancelling it if the client goes away first; None if it did.
+
+        Without this a search abandoned by its client would run to the end (or to the query
+        time limit) for nobody. Cancelling stops the statement: SQLite reads are interrupted,
+        asyncpg sends the server a cancel request. The handler runs in this task; a watcher
+        task, started only once the handler has run for ``_WATCH_AFTER``, cancels it. Most
+        requests end before that, so they pay for a timer (~2 µs), not for a task, its pending
+        ``receive()`` and its cancellation. The handler sees an empty body, since the watcher
+        owns ``receive()``; POST and PUT, which read their body, are not watched.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        gone = False
+        watcher: asyncio.Task[None] | None = None
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            task.cancel()
+
+        def start() -> None:
+            nonlocal watcher
+            watcher = asyncio.create_task(watch())
+
+        timer = asyncio.get_running_loop().call_later(_WATCH_AFTER, start)
+        try:
+            response = await self._handle(scope, _empty_body)
+        except asyncio.CancelledError:
+            if gone and task.uncancel() == 0:
+                log.info("client went away; stopped %s %s", scope["method"], scope["path"])
+                return None
+            raise
+        finally:
+            timer.cancel()
+            if watcher is not None:
+                watcher.cancel()
+        if gone:  # the handler swallowed the cancellation
+            task.uncancel()
+            return None
+        return response
+
+
+_BODILESS = frozenset({"GET", "HEAD"})
+_WATCH_AFTER = 0.05
+"""Seconds a GET or HEAD runs before it is watched for a disconnect; a slow search runs for
+seconds, so this delays its cancellation little and spares every quick request a task."""
+
+
+async def _empty_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

@@ -5,10 +5,17 @@ Why not SQLAlchemy at run time: its async layer costs tens of microseconds per s
 still owns the schema and the Alembic migrations (`app/storage/schema.py`).
 
 SQL is written once with PostgreSQL-style ``$1`` placeholders; for SQLite they become ``?1``.
-SQLite calls run inline on the event loop: they take microseconds in-process, and a thread hop
-would cost more than the call. Writes on SQLite are serialized per process by an asyncio lock
-(so a coroutine holding the write transaction can await without deadlocking the loop) and
-across processes by SQLite's own lock with a busy timeout.
+Most SQLite calls run inline on the event loop: a read by id or a small write takes
+microseconds in-process, and a thread hop (~60 µs) would cost more than the call. Reads through
+``read()`` (search, history) are the exception: at a million resources one search can run for
+seconds, which inline would stall every other request of the worker and could not be stopped;
+they run on reader threads and are interrupted on cancellation or after ``query_timeout``
+(``app/storage/sqlite_reader.py``). Writes on SQLite are serialized per process by an asyncio
+lock (so a coroutine holding the write transaction can await without deadlocking the loop)
+and across processes by SQLite's own lock with a busy timeout.
+
+On PostgreSQL, ``read()`` statements get the same limit as an asyncpg ``timeout=``; cancelling
+the awaiting task (or the limit passing) makes asyncpg send the server a cancel request.
 """
 
 from __future__ import annotations
@@ -26,18 +33,27 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from app.errors import Transient
+from app.errors import QueryTimeout, Transient
+from app.storage import sqlite_reader
+from app.storage.sqlite_reader import SqliteReaders
 
 Row = Sequence[Any]
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _RETRY = {"Retry-After": "1"}
 _INLINE_COMMIT_ROWS = 100
+# asyncpg's own timeout=, or the server cancelling (e.g. a statement_timeout set by a DBA).
+_PG_TIMEOUTS = (TimeoutError, asyncpg.exceptions.QueryCanceledError)
 
 
 @lru_cache(maxsize=1024)
 def to_sqlite(sql: str) -> str:
     return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def lock_key(text: str) -> int:
@@ -92,27 +108,76 @@ class SqliteConnection:
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         if rows:
-            marks = ", ".join("?" * len(columns))
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-            self._conn.executemany(sql, rows)
+            self._conn.executemany(_insert_sql(table, columns), rows)
 
     async def lock(self, key: str) -> None:  # noqa: ARG002
         # The SQLite write transaction is already exclusive (BEGIN IMMEDIATE).
         return None
 
 
-class PgConnection:
-    dialect = "postgresql"
+class SqliteReadConnection:
+    """The ``read()`` connection: every statement on a reader thread (see the module doc).
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
+    The write methods exist for the Connection protocol only: writes belong in ``write()``,
+    which holds the write lock.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(self, readers: SqliteReaders) -> None:
+        self._readers = readers
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        rows: list[Row] = await self._conn.fetch(sql, *args)
+        return await self._readers.call(sqlite_reader.fetch_all, to_sqlite(sql), args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        row: Row | None = await self._readers.call(sqlite_reader.fetch_one, to_sqlite(sql), args)
+        return row
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        return await self._readers.call(sqlite_reader.execute, to_sqlite(sql), args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await self._readers.call(sqlite_reader.execute_many, to_sqlite(sql), rows)
+
+    async def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        if rows:
+            await self._readers.call(sqlite_reader.execute_many, _insert_sql(table, columns), rows)
+
+    async def lock(self, key: str) -> None:  # noqa: ARG002
+        return None
+
+
+class PgConnection:
+    """An asyncpg connection; ``timeout`` (the query limit) is set only on ``read()`` ones.
+
+    The limit is asyncpg's client-side ``timeout=`` rather than ``SET statement_timeout``:
+    reads and writes share one pool, and a session setting would outlive the read (the pool's
+    reset does not undo SETs) or cost a round trip per read to set and clear. On timeout
+    asyncpg cancels the statement on the server, as it does when the task is cancelled.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection, timeout: float | None = None) -> None:
+        self._conn = conn
+        self._timeout = timeout
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            rows: list[Row] = await self._conn.fetch(sql, *args, timeout=self._timeout)
+        except _PG_TIMEOUTS as exc:
+            raise QueryTimeout.after(self._timeout) from exc
         return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
-        row: Row | None = await self._conn.fetchrow(sql, *args)
+        try:
+            row: Row | None = await self._conn.fetchrow(sql, *args, timeout=self._timeout)
+        except _PG_TIMEOUTS as exc:
+            raise QueryTimeout.after(self._timeout) from exc
         return row
 
     async def execute(self, sql: str, *args: Any) -> int:
@@ -154,9 +219,19 @@ class Database(Protocol):
 class SqliteDatabase:
     dialect = "sqlite"
 
-    def __init__(self, path: str, *, checkpoint_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        checkpoint_seconds: float = 1.0,
+        query_timeout: float | None = None,
+        read_threads: int = 4,
+    ) -> None:
         self.path = path
+        self.query_timeout = query_timeout
+        self._read_threads = read_threads
         self._reader: sqlite3.Connection | None = None
+        self._readers: SqliteReaders | None = None
         self._writer: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._checkpoint_seconds = checkpoint_seconds
@@ -180,6 +255,9 @@ class SqliteDatabase:
         # background thread does them instead (see _checkpoint_loop).
         self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._reader = self._connect()
+        self._readers = SqliteReaders(
+            self._connect, threads=self._read_threads, timeout=self.query_timeout
+        )
         self._checkpointer = asyncio.create_task(self._checkpoint_loop())
 
     async def _checkpoint_loop(self) -> None:
@@ -197,6 +275,9 @@ class SqliteDatabase:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
+        if self._readers is not None:
+            await self._readers.close()
+            self._readers = None
         if self._writer is not None:
             self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for conn in (self._reader, self._writer):
@@ -211,7 +292,9 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
-        yield SqliteConnection(self._reader_conn())
+        if self._readers is None:
+            raise RuntimeError("database is not open")
+        yield SqliteReadConnection(self._readers)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
@@ -238,6 +321,11 @@ class SqliteDatabase:
                 await asyncio.to_thread(conn.execute, "COMMIT")
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        """Inline on the loop: this is the read by id, a primary-key lookup of a few µs.
+
+        A thread hop would cost ten times the query, and the lookup cannot run long, so it needs
+        neither the time limit nor interruption. Anything that scans belongs in ``read()``.
+        """
         row: Row | None = self._reader_conn().execute(to_sqlite(sql), args).fetchone()
         return row
 
@@ -255,10 +343,13 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
 class PgDatabase:
     dialect = "postgresql"
 
-    def __init__(self, dsn: str, *, schema: str | None, pool_size: int) -> None:
+    def __init__(
+        self, dsn: str, *, schema: str | None, pool_size: int, query_timeout: float | None = None
+    ) -> None:
         self.dsn = dsn
         self.schema = schema
         self.pool_size = pool_size
+        self.query_timeout = query_timeout or None
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -284,7 +375,7 @@ class PgDatabase:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         async with self._get_pool().acquire() as conn:
-            yield PgConnection(conn)
+            yield PgConnection(conn, self.query_timeout)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
@@ -320,7 +411,16 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
-def create_database(url: str, *, schema: str | None = None, pool_size: int = 10) -> Database:
+def create_database(
+    url: str,
+    *,
+    schema: str | None = None,
+    pool_size: int = 10,
+    query_timeout: float | None = None,
+) -> Database:
+    """``query_timeout`` (seconds; None or 0 for none) bounds each statement of ``read()``."""
     if url.startswith("sqlite"):
-        return SqliteDatabase(sqlite_path(url))
-    return PgDatabase(asyncpg_dsn(url), schema=schema, pool_size=pool_size)
+        return SqliteDatabase(sqlite_path(url), query_timeout=query_timeout)
+    return PgDatabase(
+        asyncpg_dsn(url), schema=schema, pool_size=pool_size, query_timeout=query_timeout
+    )

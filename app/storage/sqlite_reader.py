@@ -1,0 +1,148 @@
+"""SQLite reads on worker threads, each statement stoppable from the event loop.
+
+A search over a million resources can spend seconds inside ``sqlite3_step``; run inline, it
+would hold up every other request of the worker. Each reader thread owns one connection (WAL
+lets readers run alongside the writer), and the loop stops a statement with
+``sqlite3.Connection.interrupt()``: when the awaiting task is cancelled (the client went away)
+or when the time limit passes. The limit is a loop timer rather than a progress handler, so
+the SQLite thread pays nothing for it; it counts from submission, queueing included, because
+that is the time the client waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
+
+from app.errors import QueryTimeout
+
+T = TypeVar("T")
+
+
+class _Job(Generic[T]):
+    """One call on a reader thread.
+
+    The connection is published only while the call runs (under the lock), so a late stop can
+    never interrupt the thread's next job; a stop before the start skips the call entirely.
+    """
+
+    __slots__ = ("_args", "_conn", "_fn", "_lock", "stopped", "timed_out")
+
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...]) -> None:
+        self._fn = fn
+        self._args = args
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self.stopped = False
+        self.timed_out = False
+
+    def run(self, conn: sqlite3.Connection) -> T:
+        with self._lock:
+            if self.stopped:
+                raise sqlite3.OperationalError("interrupted")
+            self._conn = conn
+        try:
+            return self._fn(conn, *self._args)
+        finally:
+            with self._lock:
+                self._conn = None
+
+    def stop(self, timed_out: bool) -> None:
+        with self._lock:
+            if self.stopped:
+                return
+            self.stopped = True
+            self.timed_out = timed_out
+            if self._conn is not None:
+                self._conn.interrupt()
+
+
+class SqliteReaders:
+    """A fixed set of reader threads, one connection each, opened on first use."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        threads: int,
+        timeout: float | None,
+    ) -> None:
+        self._connect = connect
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="mitral-sqlite-read")
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self.timeout = timeout or None
+
+    def _run(self, job: _Job[T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            self._conns.append(conn)
+        return job.run(conn)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(connection, *args)`` on a reader thread; cancelling the caller interrupts it."""
+        job = _Job(fn, args)
+        loop = asyncio.get_running_loop()
+        submitted = self._executor.submit(self._run, job)
+        done = asyncio.wrap_future(submitted, loop=loop)
+        timer = loop.call_later(self.timeout, job.stop, True) if self.timeout else None
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            job.stop(False)
+            done.add_done_callback(_consume)  # its error is the interrupt we asked for
+            if not submitted.cancel():
+                # Running: wait the few milliseconds until SQLite notices the interrupt, so a
+                # finished cancellation means the statement has stopped.
+                await asyncio.wait([done])
+            raise
+        except sqlite3.OperationalError as exc:
+            if job.timed_out and self.timeout:
+                raise QueryTimeout.after(self.timeout) from exc
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    async def close(self) -> None:
+        for conn in self._conns:
+            conn.interrupt()
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        for conn in self._conns:
+            conn.close()
+        self._conns.clear()
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def fetch_all(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
+    cursor = conn.execute(sql, args)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def fetch_one(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> Any:
+    # Closing the cursor resets the statement, so a stop that arrives after it is a no-op.
+    cursor = conn.execute(sql, args)
+    try:
+        return cursor.fetchone()
+    finally:
+        cursor.close()
+
+
+def execute(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> int:
+    return conn.execute(sql, args).rowcount
+
+
+def execute_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    conn.executemany(sql, rows)

@@ -1,0 +1,119 @@
+"""Search-type reads (``Database.read()``) can be stopped: by cancellation and by a time limit.
+
+SQLite runs them on reader threads so the event loop stays free; the single reader thread used
+here proves an interrupted statement really stopped (the next read would queue behind it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app.errors import QueryTimeout
+from app.storage.database import Database, SqliteDatabase, asyncpg_dsn, create_database
+from tests.conftest import Backend
+
+# Minutes of work for SQLite: it only ends if interrupted.
+COUNT_TO_1E9 = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) "
+    "SELECT count(*) FROM c"
+)
+PG_SLEEP = "SELECT pg_sleep(5)"
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    db = SqliteDatabase(str(tmp_path / "limits.sqlite3"), read_threads=1)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def _largest_gap(seconds: float, tick: float = 0.01) -> float:
+    """How long the loop left a 10 ms ticker waiting, at worst, over ``seconds``."""
+    worst = 0.0
+    end = time.monotonic() + seconds
+    while (now := time.monotonic()) < end:
+        await asyncio.sleep(tick)
+        worst = max(worst, time.monotonic() - now)
+    return worst
+
+
+async def test_sqlite_search_read_leaves_the_loop_free_and_stops_when_cancelled(sqlite_db):
+    async with sqlite_db.read() as conn:
+        slow = asyncio.create_task(conn.fetch(COUNT_TO_1E9))
+        await asyncio.sleep(0.05)  # the query is now running on the reader thread
+
+        # Inline on the loop, the count would hold every coroutine for minutes.
+        assert await _largest_gap(0.5) < 0.5
+        assert not slow.done()
+
+        slow.cancel()
+        async with asyncio.timeout(10):
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+        # One reader thread: this read only runs if the count was interrupted.
+        assert await asyncio.wait_for(conn.fetch("SELECT 1"), 5) == [(1,)]
+
+
+async def test_sqlite_read_by_id_and_reads_in_a_write_still_work(sqlite_db):
+    async with sqlite_db.write() as conn:
+        await conn.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+        await conn.execute("INSERT INTO t VALUES ($1, $2)", 1, "one")
+        assert await conn.fetchrow("SELECT v FROM t WHERE k = $1", 1) == ("one",)
+
+    assert await sqlite_db.fetchrow("SELECT v FROM t WHERE k = $1", 1) == ("one",)
+    async with sqlite_db.read() as conn:
+        assert await conn.fetch("SELECT k, v FROM t") == [(1, "one")]
+        assert await conn.fetchrow("SELECT v FROM t WHERE k = $1", 2) is None
+
+
+@pytest.fixture
+async def limited_db(backend: Backend) -> AsyncIterator[Database]:
+    db = create_database(backend.url, schema=backend.schema, pool_size=2, query_timeout=0.2)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def _pg_sleepers(backend: Backend) -> int:
+    conn = await asyncpg.connect(asyncpg_dsn(backend.url))
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = $1 AND state = 'active'",
+            PG_SLEEP,
+        )
+        return count
+    finally:
+        await conn.close()
+
+
+async def test_a_read_past_the_time_limit_becomes_a_503_timeout(backend, limited_db):
+    slow = COUNT_TO_1E9 if backend.name == "sqlite" else PG_SLEEP
+    started = time.monotonic()
+    async with limited_db.read() as conn:
+        with pytest.raises(QueryTimeout) as caught:
+            await conn.fetch(slow)
+    assert time.monotonic() - started < 4.5
+
+    assert caught.value.status == 503
+    assert caught.value.issue_code == "timeout"
+    assert "Narrow the search" in caught.value.diagnostics
+    async with limited_db.read() as conn:
+        assert await conn.fetch("SELECT 1") == [(1,)]
+    if backend.name == "postgresql":
+        # asyncpg cancelled the statement on the server too (the cancel request is async).
+        for _ in range(50):
+            if await _pg_sleepers(backend) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await _pg_sleepers(backend) == 0
