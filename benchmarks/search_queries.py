@@ -5,7 +5,7 @@ floor statement's arguments for the same question. The floor is the SQL a person
 for that question against the same tables (a join of the index tables and ``resource``,
 returning the same rows' content, in the same order, with the same page size), executed
 directly with asyncpg / sqlite3. SQL uses ``$n`` placeholders; ``to_sqlite`` turns them into
-``?`` (each placeholder appears once, in order).
+SQLite's numbered ``?n``.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ US = 1_000_000
 
 
 def to_sqlite(sql: str) -> str:
-    """``?`` placeholders, ``CROSS JOIN`` so that SQLite (no ANALYZE statistics) joins in
+    """``?n`` placeholders, ``CROSS JOIN`` so that SQLite (no ANALYZE statistics) joins in
     the written order, from the selective index rows to the resources, and ``/*+*/col``
     (a comment to PostgreSQL) as SQLite's ``+col``, which keeps it from probing an index on
-    that column (it would otherwise pick the index with the most equality columns)."""
-    sql = re.sub(r"\$\d+", "?", sql).replace("\nJOIN ", "\nCROSS JOIN ")
+    that column (it would otherwise pick the index with the most equality columns);
+    ``/*INDEXED BY ix*/`` likewise becomes SQLite's index pin."""
+    sql = re.sub(r"\$(\d+)", r"?\1", sql).replace("\nJOIN ", "\nCROSS JOIN ")
+    sql = re.sub(r"/\*INDEXED BY (\w+)\*/", r"INDEXED BY \1", sql)
     return sql.replace("/*+*/", "+")
 
 
@@ -111,9 +113,9 @@ SELECT m.res_id, m.content FROM m
 UNION ALL
 SELECT p.res_id, p.content FROM resource p
 WHERE p.res_type = 'Patient' AND NOT p.deleted AND p.res_id IN (
-  SELECT h.target_id FROM m
-JOIN search_reference h ON h.res_type = 'ServiceRequest' AND h.res_id = m.res_id
-  WHERE /*+*/h.param = 'subject' AND h.target_type = 'Patient')"""
+  SELECT h.target_id FROM search_reference h /*INDEXED BY ix_search_reference_resource*/
+  WHERE h.res_type = 'ServiceRequest' AND h.res_id IN (SELECT m.res_id FROM m)
+    AND h.param = 'subject' AND h.target_type = 'Patient')"""
 
 REVINCLUDE_SQL = """
 SELECT p.res_id, p.content FROM resource p
@@ -133,7 +135,7 @@ ORDER BY d.low DESC, d.res_id LIMIT {SORT_PAGE + 1}"""
 SORT_NEXT_SQL = f"""
 SELECT r.res_id, r.content, d.low FROM search_date d
 JOIN resource r ON r.res_type = d.res_type AND r.res_id = d.res_id
-WHERE d.res_type = 'Procedure' AND d.param = 'date' AND d.low >= $1
+WHERE d.res_type = 'Procedure' AND d.param = 'date' AND d.low >= $1 AND d.low <= $3
   AND (d.low < $2 OR (d.low = $3 AND d.res_id > $4)) AND NOT r.deleted
 ORDER BY d.low DESC, d.res_id LIMIT {SORT_PAGE + 1}"""
 
