@@ -1,12 +1,15 @@
 """Search-type reads (``Database.read()``) can be stopped: by cancellation and by a time limit.
 
-SQLite runs them on reader threads so the event loop stays free; the single reader thread used
-here proves an interrupted statement really stopped (the next read would queue behind it).
+SQLite runs them inline for at most 2 ms, then on reader threads so the event loop stays
+free; the single reader thread used here proves an interrupted statement really stopped (the
+next read would queue behind it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 
 from app.errors import QueryTimeout
 from app.storage.database import Database, SqliteDatabase, asyncpg_dsn, create_database
+from app.storage.sqlite_reader import SqliteReaders, fetch_all
 from tests.conftest import Backend
 
 # Minutes of work for SQLite: it only ends if interrupted.
@@ -117,3 +121,32 @@ async def test_a_read_past_the_time_limit_becomes_a_503_timeout(backend, limited
                 break
             await asyncio.sleep(0.1)
         assert await _pg_sleepers(backend) == 0
+
+
+async def test_sqlite_fast_reads_stay_on_the_loop_and_slow_ones_move_to_a_thread(tmp_path):
+    """A statement runs inline within a 2 ms budget; past it, again on a reader thread."""
+    threads: list[str] = []
+
+    def where(value: int) -> int:
+        threads.append(threading.current_thread().name)
+        return value
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(str(tmp_path / "inline.sqlite3"), check_same_thread=False)
+        conn.create_function("where_am_i", 1, where)
+        return conn
+
+    readers = SqliteReaders(connect, threads=1, timeout=None)
+    try:
+        assert await readers.call(fetch_all, "SELECT where_am_i(1)", ()) == [(1,)]
+        assert threads == [threading.current_thread().name]
+        threads.clear()
+        slow = (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+            "SELECT where_am_i(max(x)) FROM c"
+        )
+        assert await readers.call(fetch_all, slow, ()) == [(3000000,)]
+    finally:
+        await readers.close()
+    # the inline attempt was cut off before reaching where_am_i; the thread's run finished
+    assert len(threads) == 1 and threads[0].startswith("mitral-sqlite-read")
