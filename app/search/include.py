@@ -62,13 +62,17 @@ def _in_list(b: Binder, column: str, values: list[str]) -> str:
     return f"{column} IN (" + ", ".join(b.arg(v) for v in values) + ")"
 
 
-async def _references(conn: Connection, spec: IncludeSpec, keys: list[Key]) -> set[Key]:
-    """The keys one spec reaches from ``keys`` (one query per type among them)."""
-    found: set[Key] = set()
+async def _reach(
+    conn: Connection, spec: IncludeSpec, keys: list[Key], limit: int
+) -> list[tuple[str, str, bytes]]:
+    """The live resources one spec reaches from ``keys``, with their content, in key order,
+    at most ``limit`` (one query per type among ``keys``: the reference step and the fetch
+    in one statement, so an include costs one round trip, not two)."""
+    found: list[tuple[str, str, bytes]] = []
     by_type: dict[str, list[str]] = {}
     for res_type, res_id in keys:
         by_type.setdefault(res_type, []).append(res_id)
-    for res_type, ids in by_type.items():
+    for res_type, ids in sorted(by_type.items()):
         b = Binder()
         conds = []
         source = "search_reference h"
@@ -94,28 +98,14 @@ async def _references(conn: Connection, spec: IncludeSpec, keys: list[Key]) -> s
         if spec.param:
             conds.append(f"h.param = {b.arg(spec.param)}")
         rows = await conn.fetch(
-            f"SELECT DISTINCT {select} FROM {source} WHERE {' AND '.join(conds)}",
+            "SELECT x.res_type, x.res_id, x.content FROM resource x "
+            f"WHERE (x.res_type, x.res_id) IN (SELECT {select} FROM {source} "
+            f"WHERE {' AND '.join(conds)}) AND NOT x.deleted "
+            f"ORDER BY x.res_type, x.res_id LIMIT {b.arg(limit)}",
             *b.args,
         )
-        found.update((r[0], r[1]) for r in rows)
+        found.extend((r[0], r[1], bytes(r[2])) for r in rows)
     return found
-
-
-async def _fetch(conn: Connection, keys: list[Key]) -> list[tuple[str, str, bytes]]:
-    out: list[tuple[str, str, bytes]] = []
-    by_type: dict[str, list[str]] = {}
-    for res_type, res_id in keys:
-        by_type.setdefault(res_type, []).append(res_id)
-    for res_type, ids in sorted(by_type.items()):
-        b = Binder()
-        rows = await conn.fetch(
-            "SELECT r.res_type, r.res_id, r.content FROM resource r WHERE "
-            f"r.res_type = {b.arg(res_type)} AND {_in_list(b, 'r.res_id', sorted(ids))} "
-            "AND NOT r.deleted ORDER BY r.res_id",
-            *b.args,
-        )
-        out.extend((r[0], r[1], bytes(r[2])) for r in rows)
-    return out
 
 
 async def included(
@@ -129,16 +119,19 @@ async def included(
         active = [s for s in specs if first or s.iterate]
         if not frontier or not active:
             break
-        reached: set[Key] = set()
+        # Enough rows to fill the cap even if every already-seen resource comes back too.
+        limit = INCLUDE_LIMIT - len(result) + len(seen) + 1
+        reached: dict[Key, tuple[str, str, bytes]] = {}
         for spec in active:
-            reached |= await _references(conn, spec, frontier)
-        new = sorted(reached - seen)
+            for row in await _reach(conn, spec, frontier, limit):
+                if (row[0], row[1]) not in seen:
+                    reached[(row[0], row[1])] = row
+        new = sorted(reached)
         if len(result) + len(new) > INCLUDE_LIMIT:
             new, truncated = new[: INCLUDE_LIMIT - len(result)], True
-        rows = await _fetch(conn, new)
         seen.update(new)
-        result.extend(rows)
-        frontier, first = [(r[0], r[1]) for r in rows], False
+        result.extend(reached[key] for key in new)
+        frontier, first = new, False
         if truncated:
             break
     else:  # all rounds used: anything still reachable was not followed, so say so
