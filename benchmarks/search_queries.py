@@ -2,8 +2,9 @@
 
 Every query is a list of items; an item is one HTTP path (with its parameter values) and the
 floor statement's arguments for the same question. The floor is the SQL a person would write
-for that question against the same tables (a join of the index tables and ``resource``,
-returning the same rows' content, in the same order, with the same page size), executed
+for that question against the same tables (the page of ids from the index tables first,
+then a join to ``resource`` for just those rows' content, in the same order, with the same
+page size), executed
 directly with asyncpg / sqlite3. SQL uses ``$n`` placeholders; ``to_sqlite`` turns them into
 SQLite's numbered ``?n``.
 """
@@ -69,13 +70,15 @@ def _q(s: str) -> str:
 
 
 TOKEN_SQL = f"""
-SELECT r.res_id, r.content FROM search_token c
-JOIN search_token s ON s.res_type = c.res_type AND s.res_id = c.res_id
-  AND /*+*/s.param = 'status' AND /*+*/s.code = $1
-JOIN resource r ON r.res_type = c.res_type AND r.res_id = c.res_id
-WHERE c.res_type = 'ServiceRequest' AND c.param = 'code' AND c.system = $2 AND c.code = $3
-  AND NOT r.deleted
-ORDER BY r.res_id LIMIT {PAGE + 1}"""
+SELECT r.res_id, r.content FROM (
+  SELECT c.res_id FROM search_token c
+  WHERE c.res_type = 'ServiceRequest' AND c.param = 'code' AND c.code = $3 AND c.system = $2
+    AND EXISTS (SELECT 1 FROM search_token s WHERE s.res_type = 'ServiceRequest'
+      AND s.param = 'status' AND s.code = $1 AND s.res_id = c.res_id)
+  ORDER BY c.res_id LIMIT {PAGE + 1}) ids
+JOIN resource r ON r.res_type = 'ServiceRequest' AND r.res_id = ids.res_id
+WHERE NOT r.deleted
+ORDER BY r.res_id"""
 
 REFERENCE_SQL = f"""
 SELECT r.res_id, r.content FROM search_reference t
@@ -85,18 +88,22 @@ WHERE t.res_type = 'ServiceRequest' AND t.param = 'subject' AND t.target_id = $1
 ORDER BY r.res_id LIMIT {PAGE + 1}"""
 
 DATE_SQL = f"""
-SELECT r.res_id, r.content FROM search_date d
-JOIN resource r ON r.res_type = d.res_type AND r.res_id = d.res_id
-WHERE d.res_type = 'Procedure' AND d.param = 'date' AND d.low >= $1 AND d.low < $2
-  AND NOT r.deleted
-ORDER BY r.res_id LIMIT {PAGE + 1}"""
+SELECT r.res_id, r.content FROM (
+  SELECT d.res_id FROM search_date d
+  WHERE d.res_type = 'Procedure' AND d.param = 'date' AND d.low >= $1 AND d.low < $2
+  ORDER BY d.res_id LIMIT {PAGE + 1}) ids
+JOIN resource r ON r.res_type = 'Procedure' AND r.res_id = ids.res_id
+WHERE NOT r.deleted
+ORDER BY r.res_id"""
 
 STRING_SQL = f"""
-SELECT r.res_id, r.content FROM resource r
-WHERE r.res_type = 'Patient' AND NOT r.deleted AND r.res_id IN (
-  SELECT s.res_id FROM search_string s
-  WHERE s.res_type = 'Patient' AND s.param = 'name' AND s.value >= $1 AND s.value < $2)
-ORDER BY r.res_id LIMIT {PAGE + 1}"""
+SELECT r.res_id, r.content FROM (
+  SELECT DISTINCT s.res_id FROM search_string s
+  WHERE s.res_type = 'Patient' AND s.param = 'name' AND s.value >= $1 AND s.value < $2
+  ORDER BY s.res_id LIMIT {PAGE + 1}) ids
+JOIN resource r ON r.res_type = 'Patient' AND r.res_id = ids.res_id
+WHERE NOT r.deleted
+ORDER BY r.res_id"""
 
 CHAIN_SQL = f"""
 SELECT r.res_id, r.content FROM search_token i

@@ -353,7 +353,14 @@ class PgDatabase:
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        settings = {"search_path": self.schema} if self.schema else {}
+        # asyncpg keeps each statement prepared; after five runs PostgreSQL may switch to a
+        # generic plan that ignores the parameter values, and for a search that is the wrong
+        # plan (token AND token: 1 ms custom, 16 ms generic at 14,000 resources: the value
+        # decides whether a code matches 10 rows or 10,000). Planning a read by id costs a
+        # few microseconds, so every statement gets a plan for its own values.
+        settings = {"plan_cache_mode": "force_custom_plan"}
+        if self.schema:
+            settings["search_path"] = self.schema
         self._pool = await asyncpg.create_pool(
             self.dsn,
             min_size=1,

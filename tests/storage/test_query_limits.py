@@ -150,3 +150,11 @@ async def test_sqlite_fast_reads_stay_on_the_loop_and_slow_ones_move_to_a_thread
         await readers.close()
     # the inline attempt was cut off before reaching where_am_i; the thread's run finished
     assert len(threads) == 1 and threads[0].startswith("mitral-sqlite-read")
+
+
+async def test_postgresql_plans_every_statement_for_its_own_values(backend, limited_db):
+    """No generic plans: a search's best plan depends on how many rows its values match."""
+    if backend.name != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    async with limited_db.read() as conn:
+        assert await conn.fetch("SHOW plan_cache_mode") == [("force_custom_plan",)]
