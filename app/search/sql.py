@@ -352,7 +352,7 @@ async def _sorted(
     return _window(request, rows, key_of, backward)
 
 
-def _ids_first(sql: _Sql, order: str, limit: str) -> str:
+def _ids_first(sql: _Sql, order: str, limit: str, dialect: str) -> str:
     """The page's ids from the index tables alone, then only those resources fetched.
 
     Index rows exist for live resources only, so when no condition reads ``resource`` the
@@ -362,13 +362,28 @@ def _ids_first(sql: _Sql, order: str, limit: str) -> str:
     token AND token search whose ids alone take a few ms).
     """
     first = min(sql.sets)
-    where = [w for i, w in enumerate(sql.where) if i != first and w != _LIVE]
+    where = [
+        _probe(sql.sets[i]) if i in sql.sets and dialect == "sqlite" else w
+        for i, w in enumerate(sql.where)
+        if i != first and w != _LIVE
+    ]
     return (
         "SELECT x.res_type, x.res_id, x.content FROM (SELECT DISTINCT r.res_type, r.res_id "
         f"FROM ({sql.sets[first]}) r WHERE {' AND '.join(where) or '1 = 1'} "
         f"ORDER BY {order} LIMIT {limit}) ids "
         "JOIN resource x ON x.res_type = ids.res_type AND x.res_id = ids.res_id "
         f"ORDER BY {order.replace('r.', 'x.')}"
+    )
+
+
+def _probe(select: str) -> str:
+    """SQLite: another id set as a probe per candidate (its index holds res_id), not ``IN``,
+    which SQLite materializes whole and then drives from (all 60,000 ``status=active``
+    rows at 1M, to keep 51 of one code's ids: 70 ms instead of 1 ms). PostgreSQL plans
+    ``IN`` as a semi-join and picks merge, hash or probe itself."""
+    return (
+        f"EXISTS (SELECT 1 FROM ({select}) s "
+        "WHERE s.res_type = r.res_type AND s.res_id = r.res_id)"
     )
 
 
@@ -390,7 +405,7 @@ async def _unsorted(
         f"WHERE {' AND '.join(sql.where)} ORDER BY {order} LIMIT {limit}"
     )
     if sql.sets and not sql.uses_resource:
-        query = _ids_first(sql, order, limit)
+        query = _ids_first(sql, order, limit, conn.dialect)
     rows = await conn.fetch(query, *sql.args)
     return _window(request, list(rows), lambda row: f"{row[0]}/{row[1]}", backward)
 
