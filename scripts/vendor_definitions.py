@@ -9,7 +9,13 @@ script writes:
 - app/search/definitions/search-parameters.json   every R4 SearchParameter (compact)
 - app/search/definitions/compartment-patient.json   the Patient compartment's members
 
+and, from this repository's ``profiles/search-parameters/*.json`` (our regional
+SearchParameters, which need no shared folder):
+
+- app/search/definitions/regional-search-parameters.json
+
 Usage: python scripts/vendor_definitions.py [--source ../shared/fhir-r4] [--check]
+       python scripts/vendor_definitions.py --regional-only [--check]
 """
 
 from __future__ import annotations
@@ -64,6 +70,29 @@ def search_parameters(source: Path) -> dict[str, Any]:
     return {"source": PROVENANCE, "fhirVersion": "4.0.1", "searchParameters": params}
 
 
+REGIONAL = ROOT / "profiles" / "search-parameters"
+REGIONAL_OUT = ROOT / "app/search/definitions/regional-search-parameters.json"
+REGIONAL_REQUIRED = ("url", "name", "status", "description", "code", "base", "type", "expression")
+
+
+def regional_search_parameters() -> dict[str, Any]:
+    """Our SearchParameters, compact like the R4 ones; a malformed one stops the build."""
+    params = []
+    for path in sorted(REGIONAL.glob("*.json")):
+        sp = json.loads(path.read_text())
+        missing = [key for key in REGIONAL_REQUIRED if not sp.get(key)]
+        if sp.get("resourceType") != "SearchParameter" or missing:
+            raise SystemExit(f"{path}: not a SearchParameter with {', '.join(missing)}")
+        params.append({key: sp[key] for key in SP_KEYS if key in sp})
+    params.sort(key=lambda p: (p["code"], p["url"]))
+    return {
+        "source": "profiles/search-parameters (this project); regenerate with "
+        "scripts/vendor_definitions.py",
+        "fhirVersion": "4.0.1",
+        "searchParameters": params,
+    }
+
+
 def patient_compartment(source: Path) -> dict[str, Any]:
     definition = json.loads((source / "compartmentdefinition-patient.json").read_text())
     members = {
@@ -79,8 +108,11 @@ def patient_compartment(source: Path) -> dict[str, Any]:
     }
 
 
-def outputs(source: Path) -> dict[Path, Any]:
+def outputs(source: Path | None) -> dict[Path, Any]:
+    if source is None:
+        return {REGIONAL_OUT: regional_search_parameters()}
     return {
+        REGIONAL_OUT: regional_search_parameters(),
         ROOT / "app/model/definitions/resource-types.json": resource_types(source),
         ROOT / "app/search/definitions/search-parameters.json": search_parameters(source),
         ROOT / "app/search/definitions/compartment-patient.json": patient_compartment(source),
@@ -95,9 +127,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--check", action="store_true", help="fail if the files are stale")
+    parser.add_argument(
+        "--regional-only",
+        action="store_true",
+        help="only our SearchParameters from profiles/ (needs no shared folder)",
+    )
     args = parser.parse_args()
     stale = []
-    for path, data in outputs(args.source).items():
+    for path, data in outputs(None if args.regional_only else args.source).items():
         text = render(data)
         if args.check:
             if not path.exists() or path.read_text() != text:

@@ -28,6 +28,7 @@ from app.search.paths import (
 from app.search.values import Sink, terminal
 
 _DEFINITIONS = Path(__file__).parent / "definitions" / "search-parameters.json"
+_REGIONAL = Path(__file__).parent / "definitions" / "regional-search-parameters.json"
 
 # Parameters every type gets, answered from the resource table itself.
 RESOURCE_LEVEL = {"_id": "token", "_lastUpdated": "date"}
@@ -98,8 +99,10 @@ class LeftOut:
 
 @lru_cache(maxsize=1)
 def _definitions() -> list[dict[str, Any]]:
-    data = orjson.loads(_DEFINITIONS.read_bytes())
-    params: list[dict[str, Any]] = data["searchParameters"]
+    """The R4 SearchParameters, then ours (profiles/search-parameters, vendored)."""
+    params: list[dict[str, Any]] = []
+    for path in (_DEFINITIONS, _REGIONAL):
+        params += orjson.loads(path.read_bytes())["searchParameters"]
     return params
 
 
