@@ -55,6 +55,11 @@ class _Sql(Binder):
         self.uses_resource = False
         """A condition reads a column of ``resource`` other than the key (``_lastUpdated``)."""
 
+    @property
+    def subqueries(self) -> int:
+        """Id-set conditions: with two or more, the best plan depends on the values."""
+        return sum(1 for w in self.where if " IN (SELECT " in w)
+
     def member_of(self, select: str, *, live: bool = True) -> None:
         if live:
             self.sets[len(self.where)] = select
@@ -188,10 +193,10 @@ def _types(request: SearchRequest) -> tuple[str, ...]:
 
 async def count(conn: Connection, request: SearchRequest) -> int:
     sql = _build(request, _types(request))
-    row = await conn.fetchrow(
-        f"SELECT COUNT(*) FROM resource r WHERE {' AND '.join(sql.where)}", *sql.args
-    )
-    return int(row[0]) if row else 0
+    query = f"SELECT COUNT(*) FROM resource r WHERE {' AND '.join(sql.where)}"
+    fetch = conn.fetch_planned if sql.subqueries >= 2 else conn.fetch
+    rows = await fetch(query, *sql.args)
+    return int(rows[0][0]) if rows else 0
 
 
 async def estimate(conn: Connection, request: SearchRequest) -> int:
@@ -312,7 +317,8 @@ async def _sorted_rows(
     if values is not None:
         after = after_cursor(sql, keys, values, collate, reverse=backward)
     order = order_by(keys, collate, reverse=backward, lead_in_index=segment == "valued")
-    rows = await conn.fetch(
+    joined = sql.subqueries + (segment != "all")
+    rows = await (conn.fetch_planned if joined >= 2 else conn.fetch)(
         f"SELECT q.* FROM (SELECT r.res_type, r.res_id, r.content, {', '.join(columns)} "
         f"FROM {source} WHERE {' AND '.join(sql.where)}) q WHERE {after} "
         f"ORDER BY {order} LIMIT {sql.arg(limit)}",
@@ -405,7 +411,8 @@ async def _unsorted(
     )
     if sql.sets and not sql.uses_resource:
         query = _ids_first(sql, order, limit, conn.dialect)
-    rows = await conn.fetch(query, *sql.args)
+    fetch = conn.fetch_planned if sql.subqueries >= 2 else conn.fetch
+    rows = await fetch(query, *sql.args)
     return _window(request, list(rows), lambda row: f"{row[0]}/{row[1]}", backward)
 
 
