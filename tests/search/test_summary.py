@@ -63,7 +63,7 @@ def test_summary_true_keeps_summary_modifier_and_mandatory_elements():
 
 def test_summary_true_applies_inside_backbone_elements():
     """Observation.component is summary, but of its children only code and value[x] are."""
-    echo = {
+    echo: dict[str, Any] = {
         "resourceType": "Observation",
         "id": "echo",
         "status": "final",
