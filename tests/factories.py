@@ -176,16 +176,17 @@ def link(bundle: dict[str, Any], relation: str) -> str | None:
 
 
 async def all_pages(
-    client: Any, url: str, params: Any = None, *, limit: int = 100
+    client: Any, url: str, params: Any = None, *, limit: int = 100, relation: str = "next"
 ) -> list[dict[str, Any]]:
-    """GET ``url`` and every page after it through the ``next`` links; return the Bundles."""
+    """GET ``url`` and every page after it through the ``relation`` links (``next``, or
+    ``previous`` to walk back); return the Bundles."""
     pages = []
     response = await client.get(url, params=params)
     while True:
         assert response.status_code == 200, response.text
         page = response.json()
         pages.append(page)
-        following = link(page, "next")
+        following = link(page, relation)
         if following is None:
             return pages
         assert len(pages) < limit, "the next links never end"

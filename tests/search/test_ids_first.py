@@ -11,7 +11,7 @@ from typing import Any
 
 from httpx import AsyncClient
 
-from tests.factories import put_resource
+from tests.factories import all_pages, entry_ids, put_resource
 
 LOINC = "http://loinc.org"
 LOCAL = "https://example.org/local-codes"
@@ -34,15 +34,7 @@ def _observation(n: int) -> dict[str, Any]:
 
 
 async def _walk(client: AsyncClient, url: str) -> list[list[str]]:
-    pages: list[list[str]] = []
-    next_url: str | None = url
-    while next_url:
-        response = await client.get(next_url)
-        assert response.status_code == 200, response.text
-        bundle = response.json()
-        pages.append([e["resource"]["id"] for e in bundle.get("entry", [])])
-        next_url = next((x["url"] for x in bundle["link"] if x["relation"] == "next"), None)
-    return pages
+    return [entry_ids(page) for page in await all_pages(client, url)]
 
 
 async def test_duplicate_index_rows_and_deletes_do_not_shorten_pages(client):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import patient
+from tests.factories import link, patient
 
 BIRTHS = {
     "p1": "1948-07-19",
@@ -30,17 +30,13 @@ async def _load(client) -> None:
         assert response.status_code == 201, response.text
 
 
-def _link(bundle: dict[str, Any], relation: str) -> str | None:
-    return next((lk["url"] for lk in bundle["link"] if lk["relation"] == relation), None)
-
-
 def _ids(bundle: dict[str, Any]) -> list[str]:
     return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
 
 
 async def _walk(client, first: dict[str, Any]) -> list[dict[str, Any]]:
     pages = [first]
-    while url := _link(pages[-1], "next"):
+    while url := link(pages[-1], "next"):
         pages.append((await client.get(url)).json())
     return pages
 
@@ -60,10 +56,10 @@ async def test_previous_links_walk_back_through_the_same_pages(client, params):
 
     forward = await _walk(client, first)
     backward = [forward[-1]]
-    while url := _link(backward[-1], "previous"):
+    while url := link(backward[-1], "previous"):
         backward.append((await client.get(url)).json())
 
-    assert _link(first, "previous") is None
+    assert link(first, "previous") is None
     assert sorted(i for page in forward for i in _ids(page)) == sorted(BIRTHS)
     assert [_ids(p) for p in reversed(backward)] == [_ids(p) for p in forward]
 
@@ -82,15 +78,15 @@ async def test_sorted_pages_put_missing_values_last_in_both_directions(client):
 async def test_previous_link_stays_correct_after_an_insert_between_pages(client):
     await _load(client)
     first = (await client.get("Patient", params={"_count": "3"})).json()
-    second = (await client.get(_link(first, "next"))).json()
+    second = (await client.get(link(first, "next"))).json()
     inserted = await client.put("Patient/p0", json=patient("9000000999", id="p0"))
     assert inserted.status_code == 201
 
-    back = (await client.get(_link(second, "previous"))).json()
+    back = (await client.get(link(second, "previous"))).json()
 
     assert _ids(first) == ["p1", "p2", "p3"]
     assert _ids(second) == ["p4", "p5", "p6"]
     assert _ids(back) == ["p1", "p2", "p3"]
-    assert _link(back, "previous") is not None  # p0 now sits before p1
-    earlier = (await client.get(_link(back, "previous"))).json()
+    assert link(back, "previous") is not None  # p0 now sits before p1
+    earlier = (await client.get(link(back, "previous"))).json()
     assert _ids(earlier) == ["p0"]
