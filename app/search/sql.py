@@ -60,6 +60,10 @@ class _Sql(Binder):
         """Id-set conditions: with two or more, the best plan depends on the values."""
         return sum(1 for w in self.where if " IN (SELECT " in w)
 
+    def fetcher(self, conn: Connection, joins: int = 0) -> Any:
+        """``conn.fetch``, or ``fetch_planned`` once the statement joins two or more sets."""
+        return conn.fetch_planned if self.subqueries + joins >= 2 else conn.fetch
+
     def member_of(self, select: str, *, live: bool = True) -> None:
         if live:
             self.sets[len(self.where)] = select
@@ -194,8 +198,7 @@ def _types(request: SearchRequest) -> tuple[str, ...]:
 async def count(conn: Connection, request: SearchRequest) -> int:
     sql = _build(request, _types(request))
     query = f"SELECT COUNT(*) FROM resource r WHERE {' AND '.join(sql.where)}"
-    fetch = conn.fetch_planned if sql.subqueries >= 2 else conn.fetch
-    rows = await fetch(query, *sql.args)
+    rows = await sql.fetcher(conn)(query, *sql.args)
     return int(rows[0][0]) if rows else 0
 
 
@@ -317,8 +320,7 @@ async def _sorted_rows(
     if values is not None:
         after = after_cursor(sql, keys, values, collate, reverse=backward)
     order = order_by(keys, collate, reverse=backward, lead_in_index=segment == "valued")
-    joined = sql.subqueries + (segment != "all")
-    rows = await (conn.fetch_planned if joined >= 2 else conn.fetch)(
+    rows = await sql.fetcher(conn, joins=segment != "all")(
         f"SELECT q.* FROM (SELECT r.res_type, r.res_id, r.content, {', '.join(columns)} "
         f"FROM {source} WHERE {' AND '.join(sql.where)}) q WHERE {after} "
         f"ORDER BY {order} LIMIT {sql.arg(limit)}",
@@ -411,8 +413,7 @@ async def _unsorted(
     )
     if sql.sets and not sql.uses_resource:
         query = _ids_first(sql, order, limit, conn.dialect)
-    fetch = conn.fetch_planned if sql.subqueries >= 2 else conn.fetch
-    rows = await fetch(query, *sql.args)
+    rows = await sql.fetcher(conn)(query, *sql.args)
     return _window(request, list(rows), lambda row: f"{row[0]}/{row[1]}", backward)
 
 
