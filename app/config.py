@@ -46,6 +46,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest a search or history query may run before it is stopped (0: no limit)",
     )
+    terminology_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "terminology",
+        description="Directory of CodeSystem, ValueSet and ConceptMap JSON served locally",
+    )
+    terminology_server_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL of an external FHIR terminology server asked about systems and value "
+            "sets we do not hold (default: none, local content only)"
+        ),
+    )
+    terminology_server_timeout_seconds: float = Field(default=10.0, gt=0)
     log_level: str = "info"
 
     @property

@@ -15,6 +15,8 @@ APP = Path(__file__).resolve().parent.parent / "app"
 
 ALLOWED: dict[str, set[str]] = {
     "model": {"errors"},
+    "clients": {"errors"},
+    "terminology": {"errors", "model", "storage", "clients"},
     "storage": {"errors", "config"},
     "validation": {"errors", "model"},
     "search": {"errors", "model", "storage", "validation"},
