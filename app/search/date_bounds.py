@@ -8,8 +8,9 @@ implies ``low > x - S``. S comes from the (res_type, param, span) index in one p
 subquery the database evaluates once), so every prefix except ``ne`` bounds ``low``, and a
 search such as ``date=ge2025-01&date=lt2025-02`` reads one month of index rows instead of
 every row either side. Open-ended rows (span NULL) have no such bound and are read apart,
-through the same span index. The exact prefix conditions are still applied to every row;
-the bounds only narrow what is read.
+through the same span index; the range then skips them, so the two reads never yield the same
+row and a singular parameter's ids need no DISTINCT. The exact prefix conditions are still
+applied to every row; the bounds only narrow what is read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from app.search.criteria import DateValue
 from app.search.query_leaf import US, Binder, ap_delta, date_condition
+from app.search.values import OPEN_HIGH, OPEN_LOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ def bounded_select(
     exact_lower = [x.lower for x in bounds if x.lower is not None and not x.widened]
     ranges += [f"t.low >= {b.arg(lower)}" for lower in exact_lower]
     ranges += [f"t.low <= {b.arg(x.upper)}" for x in bounds if x.upper is not None]
+    if widened:  # finite rows only (span IS NOT NULL, from columns the index holds)
+        ranges += [f"t.low > {b.arg(OPEN_LOW)}", f"t.high < {b.arg(OPEN_HIGH)}"]
     exact = " AND ".join(conds)
     select = f"{head} AND {' AND '.join(ranges)} AND {exact}"
     if widened:

@@ -54,6 +54,8 @@ class _Sql(Binder):
         id set's SELECT (a reverse chain's ids are targets, which may not exist: not here)."""
         self.uses_resource = False
         """A condition reads a column of ``resource`` other than the key (``_lastUpdated``)."""
+        self.unique: set[int] = set()
+        """Positions in ``sets`` whose SELECT yields each resource at most once."""
 
     @property
     def subqueries(self) -> int:
@@ -64,8 +66,10 @@ class _Sql(Binder):
         """``conn.fetch``, or ``fetch_planned`` once the statement joins two or more sets."""
         return conn.fetch_planned if self.subqueries + joins >= 2 else conn.fetch
 
-    def member_of(self, select: str, *, live: bool = True) -> None:
+    def member_of(self, select: str, *, live: bool = True, unique: bool = False) -> None:
         if live:
+            if unique:
+                self.unique.add(len(self.where))
             self.sets[len(self.where)] = select
         self.where.append(f"(r.res_type, r.res_id) IN ({select})")
 
@@ -140,10 +144,13 @@ def _singular(param: str, types: tuple[str, ...]) -> bool:
     return bool(found) and all(p is not None and p.singular for p in found)
 
 
-def _date_ranges(b: Binder, clauses: list[Clause]) -> tuple[list[str], list[Clause]]:
+def _date_ranges(
+    b: Binder, clauses: list[Clause]
+) -> tuple[list[tuple[str, bool]], list[Clause]]:
     """Plain one-value date clauses as index ranges (app/search/date_bounds.py), as id-set
-    SELECTs; the clauses ANDed on one singular parameter as one range, since one row must
-    meet them all."""
+    SELECTs, each with whether it yields a resource at most once; the clauses ANDed on one
+    singular parameter as one range, since one row must meet them all (and it is unique:
+    such a parameter has at most one row per resource)."""
     groups: dict[tuple[str, tuple[str, ...]], list[Clause]] = {}
     rest: list[Clause] = []
     for c in clauses:
@@ -152,16 +159,17 @@ def _date_ranges(b: Binder, clauses: list[Clause]) -> tuple[list[str], list[Clau
             groups.setdefault((c.param, c.types), []).append(c)
         else:
             rest.append(c)
-    conds: list[str] = []
+    conds: list[tuple[str, bool]] = []
     for (param, types), group in groups.items():
-        parts = [group] if _singular(param, types) else [[c] for c in group]
+        singular = _singular(param, types)
+        parts = [group] if singular else [[c] for c in group]
         for part in parts:
             values = [c.values[0] for c in part if isinstance(c.values[0], DateValue)]
             select = bounded_select(b, param, types, values)
             if select is None:
                 rest.extend(part)
             else:
-                conds.append(select)
+                conds.append((select, singular))
     return conds, rest
 
 
@@ -171,8 +179,8 @@ def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
     if types:
         sql.where.append("r.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")")
     ranges, clauses = _date_ranges(sql, request.clauses)
-    for select in ranges:
-        sql.member_of(select)
+    for select, unique in ranges:
+        sql.member_of(select, unique=unique)
     for clause in clauses:
         _clause(sql, clause)
     if request.compartment:
@@ -370,13 +378,14 @@ def _ids_first(sql: _Sql, order: str, limit: str, dialect: str) -> str:
     token AND token search whose ids alone take a few ms).
     """
     first = min(sql.sets)
+    distinct = "" if first in sql.unique else "DISTINCT "
     where = [
         _probe(sql.sets[i]) if i in sql.sets and dialect == "sqlite" else w
         for i, w in enumerate(sql.where)
         if i != first and w != _LIVE
     ]
     return (
-        "SELECT x.res_type, x.res_id, x.content FROM (SELECT DISTINCT r.res_type, r.res_id "
+        f"SELECT x.res_type, x.res_id, x.content FROM (SELECT {distinct}r.res_type, r.res_id "
         f"FROM ({sql.sets[first]}) r WHERE {' AND '.join(where) or '1 = 1'} "
         f"ORDER BY {order} LIMIT {limit}) ids "
         "JOIN resource x ON x.res_type = ids.res_type AND x.res_id = ids.res_id "
