@@ -1,4 +1,4 @@
-"""create_app(): wiring only — routes, error handlers, and the database lifespan."""
+"""create_app(): wiring only — routes, error handlers, and the lifespan (database, terminology)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -19,10 +20,15 @@ from app.config import Settings, get_settings
 from app.errors import FhirError, Issue, MethodNotAllowed, ResourceNotFound, operation_outcome_bytes
 from app.fhir.context import FHIR_PREFIX, FhirContext
 from app.fhir.dispatch import FhirDispatcher
+from app.fhir.publish import PublishError, publish_terminology
 from app.fhir.responses import fhir_response, internal_error_response, outcome_response
 from app.fhir.router import ROUTES
 from app.storage.database import create_database
 from app.storage.store import ResourceStore
+from app.terminology.content import TerminologyContentError
+from app.terminology.local import LocalTerminology
+from app.terminology.remote import RemoteTerminology
+from app.terminology.service import TerminologyService
 from app.validation.definitions import load_definitions
 
 log = logging.getLogger("mitral_fhir")
@@ -61,6 +67,54 @@ async def _unexpected(_request: Request, exc: Exception) -> Response:
     return internal_error_response(exc)
 
 
+class StartupError(RuntimeError):
+    """A misconfiguration that stops the server, with a message saying what to fix."""
+
+
+def _local_terminology(settings: Settings) -> LocalTerminology:
+    try:
+        return LocalTerminology.from_directory(settings.terminology_dir)
+    except TerminologyContentError as exc:
+        log.error("terminology content is invalid: %s", exc)
+        raise StartupError(f"terminology content is invalid: {exc}") from None
+
+
+def _terminology(
+    settings: Settings, local: LocalTerminology
+) -> tuple[TerminologyService, RemoteTerminology | None]:
+    """The local content, asking the configured remote server about anything it lacks."""
+    if not settings.terminology_server_url:
+        return local, None
+    from app.terminology.fallback import FallbackTerminology
+
+    remote = RemoteTerminology(
+        settings.terminology_server_url, timeout=settings.terminology_server_timeout_seconds
+    )
+    return FallbackTerminology(local, remote), remote
+
+
+def _canonicals(resources: list[dict[str, Any]]) -> frozenset[str]:
+    urls = {r["url"] for r in resources if r.get("url")}
+    urls.update(
+        f"{r['url']}|{r['version']}" for r in resources if r.get("url") and r.get("version")
+    )
+    return frozenset(urls)
+
+
+async def _publish(ctx: FhirContext, resources: list[dict[str, Any]]) -> None:
+    try:
+        published = await publish_terminology(ctx, resources)
+    except PublishError as exc:
+        log.error("terminology content cannot be published: %s", exc)
+        raise StartupError(f"terminology content cannot be published: {exc}") from None
+    log.info(
+        "terminology: %d resources published (%d new, %d changed)",
+        len(published.created) + len(published.updated) + len(published.unchanged),
+        len(published.created),
+        len(published.updated),
+    )
+
+
 class MitralApp(FastAPI):
     """FastAPI for the lifespan, health and docs; FHIR traffic goes straight to the dispatcher.
 
@@ -83,6 +137,8 @@ def create_app(settings: Settings | None = None) -> MitralApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        local = _local_terminology(settings)  # before the database: bad content stops here
+        resources = local.resources()
         db = create_database(
             settings.database_url,
             schema=settings.database_schema,
@@ -91,14 +147,25 @@ def create_app(settings: Settings | None = None) -> MitralApp:
         )
         await db.open()
         load_definitions()  # the validator's element table: load now, not on the first write
-        app.state.fhir = FhirContext(settings=settings, db=db, store=ResourceStore(db))
-        if settings.demo_data:
-            from app.demo.loader import load_demo_data
-
-            await load_demo_data(app.state.fhir)
+        terminology, remote = _terminology(settings, local)
+        ctx = FhirContext(
+            settings=settings,
+            db=db,
+            store=ResourceStore(db),
+            terminology=terminology,
+            terminology_urls=_canonicals(resources),
+        )
+        app.state.fhir = ctx
         try:
+            await _publish(ctx, resources)
+            if settings.demo_data:
+                from app.demo.loader import load_demo_data
+
+                await load_demo_data(ctx)
             yield
         finally:
+            if remote is not None:
+                await remote.aclose()
             await db.close()
 
     app = MitralApp(

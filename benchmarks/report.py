@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import search_report
+import sections
 
 X = "\u00d7"
 """The multiplication sign, for ratios."""
@@ -361,9 +361,8 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def with_search_section(rendered: str, output: Path) -> str:
-    """``rendered`` plus the "Search at scale" section already in ``output``, if any: that
-    section belongs to benchmarks/search_bench.py, which a run of this suite does not redo."""
+def with_owned_sections(rendered: str, output: Path) -> str:
+    """``rendered`` plus the sections of ``output`` other scripts own (search at scale,
+    terminology), which a run of this suite does not redo."""
     previous = output.read_text() if output.exists() else ""
-    section = search_report.existing_section(previous)
-    return search_report.splice(rendered, section) if section else rendered
+    return sections.carry_over(rendered, previous)

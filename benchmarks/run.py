@@ -411,7 +411,7 @@ def main() -> int:
     if args.render_only:
         results = orjson.loads((harness.WORK / "last-results.json").read_bytes())
         output = Path(args.output)
-        output.write_text(report.with_search_section(report.render(results), output))
+        output.write_text(report.with_owned_sections(report.render(results), output))
         log(f"rewrote {args.output} from the last run's figures")
         return 0
     started = time.monotonic()
@@ -478,7 +478,7 @@ def main() -> int:
     raw.write_bytes(orjson.dumps(suite.results, option=orjson.OPT_INDENT_2))
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report.with_search_section(report.render(suite.results), output))
+    output.write_text(report.with_owned_sections(report.render(suite.results), output))
     log(
         f"wrote {output} (raw figures: {raw.relative_to(harness.ROOT)}); took {meta['elapsed_s']} s"
     )

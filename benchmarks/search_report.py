@@ -3,12 +3,12 @@ docs/benchmarks.md, between markers, leaving the rest of the file (run.py's) alo
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-START = "<!-- search-bench:start -->"
-END = "<!-- search-bench:end -->"
+import sections
+
+START, END = sections.markers("search-bench")
 X = "\u00d7"
 INDEX_TABLES = (
     "search_token",
@@ -280,19 +280,6 @@ METHOD_NOTES = (
 )
 
 
-def splice(document: str, section: str) -> str:
-    """``document`` with its search section replaced by ``section`` (appended if absent)."""
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END) + r"\n?", re.DOTALL)
-    if pattern.search(document):
-        return pattern.sub(lambda _: section, document)
-    return document.rstrip("\n") + "\n\n" + section
-
-
-def existing_section(document: str) -> str | None:
-    match = re.search(re.escape(START) + ".*?" + re.escape(END) + r"\n?", document, re.DOTALL)
-    return match.group(0) if match else None
-
-
 def write_section(output: Path, results: dict[str, Any]) -> None:
     document = output.read_text() if output.exists() else "# Benchmarks\n"
-    output.write_text(splice(document, render(results)))
+    output.write_text(sections.splice(document, "search-bench", render(results)))

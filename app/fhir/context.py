@@ -11,6 +11,7 @@ from app.config import Settings
 from app.model.resource_types import resource_types
 from app.storage.database import Database
 from app.storage.store import ResourceStore
+from app.terminology.service import TerminologyService
 
 FHIR_PREFIX = "/fhir"
 
@@ -25,6 +26,11 @@ class FhirContext:
     settings: Settings
     db: Database
     store: ResourceStore
+    terminology: TerminologyService
+    terminology_urls: frozenset[str] = frozenset()
+    """Canonical urls (``url`` and ``url|version``) of the CodeSystems, ValueSets and
+    ConceptMaps the local terminology content holds: operations on them go by url to the
+    service (indexed, cached); other stored ones are evaluated as resources."""
     clock: object = field(default=system_clock)
     types: frozenset[str] = field(default_factory=resource_types)
 

@@ -25,9 +25,11 @@ from app.fhir.conditional import criteria_request
 from app.fhir.context import FhirContext
 from app.fhir.headers import parse_criteria, parse_etag
 from app.fhir.interactions.search import run_search
+from app.fhir.value_set_codes import codes_of
 from app.search.dates import format_instant
 from app.search.request import parse_search
 from app.search.summary import read_subset
+from app.search.value_sets import needs_value_sets, resolve_value_sets
 from app.storage.store import WriteTx, read_current, read_version
 
 
@@ -147,6 +149,8 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
             max_count=ctx.settings.max_page_size,
             known_types=ctx.types,
         )
+        if needs_value_sets(search):
+            await resolve_value_sets(search, codes_of(ctx))
         body = await run_search(await tx.connection(), search, base=base, now=now)
         return EntryResult(HTTPStatus.OK, body=body, is_read=True)
     subset = read_subset(entry.query or [])

@@ -23,6 +23,7 @@ from app.fhir.interactions import (
     search,
     update,
 )
+from app.fhir.operations import code_system, concept_map, value_set
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -35,6 +36,42 @@ class Route:
     method: str
     path: str
     handler: Handler
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A FHIR operation on one resource type, served by GET and POST at type and instance
+    level (``/ValueSet/$expand``, ``/ValueSet/{id}/$expand``)."""
+
+    res_type: str
+    name: str
+    """Without the ``$``."""
+    definition: str
+    """The canonical url of its OperationDefinition (CapabilityStatement vocabulary)."""
+    handler: Handler
+
+    def routes(self) -> tuple[Route, ...]:
+        return tuple(
+            Route((), level, method, path, self.handler)
+            for level, path in (
+                ("type", f"/{self.res_type}/${self.name}"),
+                ("instance", f"/{self.res_type}/{{id}}/${self.name}"),
+            )
+            for method in ("GET", "POST")
+        )
+
+
+_R4 = "http://hl7.org/fhir/OperationDefinition/"
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("CodeSystem", "lookup", _R4 + "CodeSystem-lookup", code_system.lookup),
+    Operation(
+        "CodeSystem", "validate-code", _R4 + "CodeSystem-validate-code", code_system.validate_code
+    ),
+    Operation("CodeSystem", "subsumes", _R4 + "CodeSystem-subsumes", code_system.subsumes),
+    Operation("ValueSet", "expand", _R4 + "ValueSet-expand", value_set.expand),
+    Operation("ValueSet", "validate-code", _R4 + "ValueSet-validate-code", value_set.validate_code),
+    Operation("ConceptMap", "translate", _R4 + "ConceptMap-translate", concept_map.translate),
+)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -64,7 +101,12 @@ ROUTES: tuple[Route, ...] = (
     Route(("update",), "instance", "PUT", "/{type}/{id}", update.update),
     Route(("patch",), "instance", "PATCH", "/{type}/{id}", patch.patch),
     Route(("delete",), "instance", "DELETE", "/{type}/{id}", delete.delete),
+    *(route for operation in OPERATIONS for route in operation.routes()),
 )
+
+
+def operations_of(res_type: str) -> list[Operation]:
+    return [op for op in OPERATIONS if op.res_type == res_type]
 
 
 def interaction_codes(level: str) -> list[str]:

@@ -24,6 +24,15 @@ class TokenValue:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueSetRef:
+    """``:in`` / ``:not-in``: a ValueSet's canonical url, resolved to its codes before the
+    query is built (app/search/value_sets.py), since only the terminology service knows
+    them."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class OfTypeValue:
     """``:of-type``: an identifier of a given type (type system|type code) and value."""
 

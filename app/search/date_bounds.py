@@ -55,7 +55,7 @@ def low_bounds(v: DateValue) -> LowBounds:
 
 
 def bounded_select(
-    b: Binder, param: str, types: tuple[str, ...], values: list[DateValue]
+    b: Binder, param: str, types: tuple[str, ...], values: list[DateValue], *, sqlite: bool
 ) -> str | None:
     """(res_type, res_id) of resources with one row of ``param`` matching every value, read
     as an index range; None when the values bound nothing (``ne``)."""
@@ -86,8 +86,11 @@ def bounded_select(
         # the span index (they are few: a Period with no start or no end).
         # "+ 0": not an index range on low, so SQLite (no statistics) takes the span index
         open_conds = [date_condition(b, v, "(t.low + 0)", "(t.high + 0)") for v in values]
+        # With statistics, SQLite would rather walk the (res_type, res_id) index, every row
+        # of the type, to merge this branch in id order without a sort (120 ms at 1M).
+        hint = " INDEXED BY ix_search_date_span" if sqlite else ""
         select += (
-            f" UNION ALL SELECT t.res_type, t.res_id FROM search_date t "
+            f" UNION ALL SELECT t.res_type, t.res_id FROM search_date t{hint} "
             f"WHERE {b.scope('t', types)} AND t.param = {b.arg(param)} AND t.span IS NULL "
             f"AND {' AND '.join(open_conds)}"
         )

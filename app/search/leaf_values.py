@@ -1,9 +1,9 @@
 """Check a leaf parameter's modifier against its type and parse its comma-separated values.
 
 Which modifiers each type accepts follows R4 search.html; anything else is a 400 (the spec
-requires rejecting an unsupported modifier rather than ignoring it). ``:in``/``:not-in`` need
-a terminology service, which this server does not have yet: they are refused with issue code
-``not-supported`` and not claimed in the CapabilityStatement.
+requires rejecting an unsupported modifier rather than ignoring it). ``:in``/``:not-in`` take
+a ValueSet url here and are resolved to codes by the terminology service before the query is
+built (app/search/value_sets.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from app.errors import InvalidRequest
 from app.search.criteria import (
     CompositeValue,
     TokenValue,
+    ValueSetRef,
     parse_date,
     parse_number,
     parse_of_type,
@@ -27,7 +28,7 @@ from app.search.parameters import SearchParameter
 
 MODIFIERS: dict[str, frozenset[str]] = {
     "string": frozenset({"exact", "contains"}),
-    "token": frozenset({"text", "not", "of-type"}),
+    "token": frozenset({"text", "not", "of-type", "in", "not-in"}),
     "reference": frozenset({"identifier"}),
     "uri": frozenset({"below", "above"}),
 }
@@ -44,13 +45,6 @@ def _check_modifier(
     if modifier is None or modifier == "missing":
         return
     full = f"{name}:{modifier}"
-    if param.type == "token" and modifier in TERMINOLOGY:
-        raise InvalidRequest(
-            f"Modifier ':{modifier}' on '{name}' needs a terminology service, which this server "
-            "does not provide",
-            expression=(full,),
-            issue_code="not-supported",
-        )
     allowed = MODIFIERS.get(param.type, frozenset())
     if name in RESOURCE_LEVEL:
         allowed = frozenset()
@@ -67,11 +61,7 @@ def _one(
 ) -> object:
     kind = param.type
     if kind == "token":
-        if modifier == "of-type":
-            return parse_of_type(name, text)
-        if modifier == "text":
-            return normalize(unescape(text))
-        return parse_token(text)
+        return _token(name, modifier, text)
     if kind == "date":
         return parse_date(name, text)
     if kind == "number":
@@ -87,6 +77,22 @@ def _one(
     if kind == "composite":
         return _composite(param, name, text)
     return unescape(text)
+
+
+def _token(name: str, modifier: str | None, text: str) -> object:
+    if modifier == "of-type":
+        return parse_of_type(name, text)
+    if modifier == "text":
+        return normalize(unescape(text))
+    if modifier in TERMINOLOGY:
+        url = unescape(text)
+        if not url or any(c.isspace() for c in url):
+            raise InvalidRequest(
+                f"'{name}:{modifier}' takes a ValueSet url, got '{text}'",
+                expression=(f"{name}:{modifier}",),
+            )
+        return ValueSetRef(url)
+    return parse_token(text)
 
 
 def _composite(param: SearchParameter, name: str, text: str) -> CompositeValue:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from app.errors import NotSupported
 from app.search.criteria import (
     CompositeValue,
     DateValue,
@@ -19,6 +20,7 @@ from app.search.criteria import (
     QuantityValue,
     ReferenceValue,
     TokenValue,
+    ValueSetRef,
 )
 from app.search.parameters import component_param
 
@@ -222,6 +224,11 @@ def row_condition(b: Binder, kind: str, modifier: str | None, v: object, a: str 
         if kind == "uri":
             return _uri(b, v, modifier, a)
         return _string(b, v, modifier, a)
+    if isinstance(v, ValueSetRef):  # a caller skipped app.search.value_sets
+        raise NotSupported(
+            f"'{modifier}' on this kind of request cannot be resolved to codes",
+            issue_code="not-supported",
+        )
     raise TypeError(f"no SQL for search value {v!r}")
 
 

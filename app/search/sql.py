@@ -46,8 +46,9 @@ class SearchPage:
 
 
 class _Sql(Binder):
-    def __init__(self) -> None:
+    def __init__(self, dialect: str) -> None:
         super().__init__()
+        self.dialect = dialect
         self.where: list[str] = []
         self.sets: dict[int, str] = {}
         """Positive ``IN`` conditions on ids of live resources: position in ``where`` -> the
@@ -116,7 +117,8 @@ def _leaf_select(b: Binder, clause: Clause) -> tuple[str, bool]:
     if clause.modifier == "missing":
         return rows, bool(clause.values[0])
     conds = [row_condition(b, clause.type, clause.modifier, v) for v in clause.values]
-    return f"{rows} AND ({' OR '.join(conds)})", clause.modifier == "not"
+    # no values: an :in whose value set is empty matches nothing (its :not-in, everything)
+    return f"{rows} AND ({' OR '.join(conds) or '1 = 0'})", clause.modifier == "not"
 
 
 def _clause(b: _Sql, clause: Clause) -> None:
@@ -144,9 +146,7 @@ def _singular(param: str, types: tuple[str, ...]) -> bool:
     return bool(found) and all(p is not None and p.singular for p in found)
 
 
-def _date_ranges(
-    b: Binder, clauses: list[Clause]
-) -> tuple[list[tuple[str, bool]], list[Clause]]:
+def _date_ranges(b: _Sql, clauses: list[Clause]) -> tuple[list[tuple[str, bool]], list[Clause]]:
     """Plain one-value date clauses as index ranges (app/search/date_bounds.py), as id-set
     SELECTs, each with whether it yields a resource at most once; the clauses ANDed on one
     singular parameter as one range, since one row must meet them all (and it is unique:
@@ -165,7 +165,7 @@ def _date_ranges(
         parts = [group] if singular else [[c] for c in group]
         for part in parts:
             values = [c.values[0] for c in part if isinstance(c.values[0], DateValue)]
-            select = bounded_select(b, param, types, values)
+            select = bounded_select(b, param, types, values, sqlite=b.dialect == "sqlite")
             if select is None:
                 rest.extend(part)
             else:
@@ -173,8 +173,8 @@ def _date_ranges(
     return conds, rest
 
 
-def _build(request: SearchRequest, types: tuple[str, ...]) -> _Sql:
-    sql = _Sql()
+def _build(request: SearchRequest, types: tuple[str, ...], dialect: str) -> _Sql:
+    sql = _Sql(dialect)
     sql.where.append(_LIVE)
     if types:
         sql.where.append("r.res_type IN (" + ", ".join(sql.arg(t) for t in types) + ")")
@@ -204,7 +204,7 @@ def _types(request: SearchRequest) -> tuple[str, ...]:
 
 
 async def count(conn: Connection, request: SearchRequest) -> int:
-    sql = _build(request, _types(request))
+    sql = _build(request, _types(request), conn.dialect)
     query = f"SELECT COUNT(*) FROM resource r WHERE {' AND '.join(sql.where)}"
     rows = await sql.fetcher(conn)(query, *sql.args)
     return int(rows[0][0]) if rows else 0
@@ -215,7 +215,7 @@ async def estimate(conn: Connection, request: SearchRequest) -> int:
     no statistics to estimate from, so it counts."""
     if not isinstance(conn, PgConnection):
         return await count(conn, request)
-    sql = _build(request, _types(request))
+    sql = _build(request, _types(request), conn.dialect)
     row = await conn.fetchrow(
         f"EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE {' AND '.join(sql.where)}",
         *sql.args,
@@ -299,7 +299,7 @@ async def _sorted_rows(
     clauses = request.clauses
     if segment == "valued":  # clauses on the lead parameter hold on its one row, k0
         clauses = [c for c in clauses if not _requires_value(c, lead.param)]
-    sql = _build(replace(request, clauses=clauses), types)
+    sql = _build(replace(request, clauses=clauses), types, conn.dialect)
     collate = ' COLLATE "C"' if isinstance(conn, PgConnection) else ""
     columns = [
         f"{sort_column(sql, k)} AS s{i}" for i, k in enumerate(keys) if i or segment == "all"
@@ -368,7 +368,7 @@ async def _sorted(
     return _window(request, rows, key_of, backward)
 
 
-def _ids_first(sql: _Sql, order: str, limit: str, dialect: str) -> str:
+def _ids_first(sql: _Sql, order: str, limit: str) -> str:
     """The page's ids from the index tables alone, then only those resources fetched.
 
     Index rows exist for live resources only, so when no condition reads ``resource`` the
@@ -380,7 +380,7 @@ def _ids_first(sql: _Sql, order: str, limit: str, dialect: str) -> str:
     first = min(sql.sets)
     distinct = "" if first in sql.unique else "DISTINCT "
     where = [
-        _probe(sql.sets[i]) if i in sql.sets and dialect == "sqlite" else w
+        _probe(sql.sets[i]) if i in sql.sets and sql.dialect == "sqlite" else w
         for i, w in enumerate(sql.where)
         if i != first and w != _LIVE
     ]
@@ -406,7 +406,7 @@ def _probe(select: str) -> str:
 async def _unsorted(
     conn: Connection, request: SearchRequest, cursor: str | None, backward: bool
 ) -> _Window:
-    sql = _build(request, _types(request))
+    sql = _build(request, _types(request), conn.dialect)
     if cursor:
         cursor_type, _, cursor_id = cursor.rpartition("/")
         op = "<" if backward else ">"
@@ -421,7 +421,7 @@ async def _unsorted(
         f"WHERE {' AND '.join(sql.where)} ORDER BY {order} LIMIT {limit}"
     )
     if sql.sets and not sql.uses_resource:
-        query = _ids_first(sql, order, limit, conn.dialect)
+        query = _ids_first(sql, order, limit)
     rows = await sql.fetcher(conn)(query, *sql.args)
     return _window(request, list(rows), lambda row: f"{row[0]}/{row[1]}", backward)
 

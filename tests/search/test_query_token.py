@@ -151,13 +151,6 @@ async def test_telecom_contact_point(client):
     assert await search_ids(client, "Patient", ("telecom", "020 7188 7188")) == ["t"]
 
 
-@pytest.mark.parametrize("modifier", ["in", "not-in"])
-async def test_terminology_modifiers_are_refused(client, modifier):
-    response = await client.get("Observation", params={f"code:{modifier}": "http://x.org/vs"})
-
-    assert_outcome(response, 400, "not-supported", "terminology", f"code:{modifier}")
-
-
 async def test_unsupported_modifier_is_400(client):
     response = await client.get("Patient", params={"identifier:below": "x"})
 

@@ -14,6 +14,7 @@ from app.search.criteria import (
     QuantityValue,
     ReferenceValue,
     TokenValue,
+    ValueSetRef,
     parse_number,
     split_escaped,
     unescape,
@@ -157,12 +158,20 @@ def test_malformed_of_type_is_rejected(value):
 
 
 @pytest.mark.parametrize("modifier", ["in", "not-in"])
-def test_terminology_modifiers_are_refused_as_not_supported(modifier):
-    error = rejected("Observation", f"code:{modifier}", "http://example.org/ValueSet/x")
+def test_terminology_modifiers_take_value_set_urls(modifier):
+    url = "https://fhir.southlondon-mitral.nhs.uk/ValueSet/mr-conditions"
+    (clause,) = parse("Condition", (f"code:{modifier}", f"{url},http://x.org/vs")).clauses
 
-    assert error.issue_code == "not-supported"
-    assert "terminology" in error.diagnostics
-    assert error.expression == (f"code:{modifier}",)
+    assert clause.modifier == modifier
+    assert clause.values == (ValueSetRef(url), ValueSetRef("http://x.org/vs"))
+
+
+@pytest.mark.parametrize("value", ["", "http://x.org/a vs"])
+def test_a_terminology_modifier_needs_a_url(value):
+    error = rejected("Condition", "code:in", value)
+
+    assert "ValueSet url" in error.diagnostics
+    assert error.expression == ("code:in",)
 
 
 @pytest.mark.parametrize(

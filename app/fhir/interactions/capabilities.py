@@ -52,8 +52,10 @@ def _revincludes(types: frozenset[str]) -> dict[str, list[str]]:
 
 
 def _resource(res_type: str, codes: list[str], types: frozenset[str]) -> dict[str, Any]:
+    from app.fhir.router import operations_of
+
     params = parameters_for(res_type)
-    return {
+    resource: dict[str, Any] = {
         "type": res_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{res_type}",
         "interaction": [{"code": c} for c in codes if c in _TYPE_LEVEL],
@@ -71,6 +73,12 @@ def _resource(res_type: str, codes: list[str], types: frozenset[str]) -> dict[st
         "searchInclude": _includes(res_type),
         "searchRevInclude": _revincludes(types)[res_type],
     }
+    operations = operations_of(res_type)
+    if operations:
+        resource["operation"] = [
+            {"name": op.name, "definition": op.definition} for op in operations
+        ]
+    return resource
 
 
 @lru_cache(maxsize=8)

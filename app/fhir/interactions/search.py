@@ -15,10 +15,12 @@ from app.fhir.interactions.common import path_id, path_type
 from app.fhir.negotiation import output_format
 from app.fhir.request_body import read_body
 from app.fhir.responses import fhir_response
+from app.fhir.value_set_codes import codes_of
 from app.search import sql
 from app.search.compartments import Compartment, compartment_params, compartment_url
 from app.search.include import INCLUDE_LIMIT, MAX_ROUNDS, included
 from app.search.request import SearchRequest, parse_search
+from app.search.value_sets import needs_value_sets, resolve_value_sets
 from app.storage.database import Connection
 
 
@@ -112,6 +114,8 @@ async def _respond(
     ctx = context(request)
     fmt = output_format(request)
     search = parse_request(request, res_type, params)
+    if needs_value_sets(search):
+        await resolve_value_sets(search, codes_of(ctx))
     async with ctx.db.read() as conn:
         body = await run_search(conn, search, base=base_url(request), now=ctx.now())
     return fhir_response(body, fmt=fmt)

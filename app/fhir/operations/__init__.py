@@ -1,0 +1,1 @@
+"""FHIR operations ($name URLs): reading their inputs, running them, rendering Parameters."""
