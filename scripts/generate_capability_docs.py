@@ -211,6 +211,27 @@ def _resource_section(rest: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _operation_section(rest: dict[str, Any]) -> list[str]:
+    rows = [
+        f"| `{r['type']}` | `${op['name']}` | {op['definition']} |"
+        for r in rest["resource"]
+        for op in r.get("operation", [])
+    ]
+    if not rows:
+        return []
+    return [
+        "## Operations",
+        "",
+        "Each at type and instance level, by GET (query parameters) and POST (a `Parameters`",
+        "body); see [terminology](terminology.md) for their inputs and errors.",
+        "",
+        "| type | operation | definition |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def _error_rows() -> list[str]:
     classes: list[type[FhirError]] = []
     pending: list[type[FhirError]] = [FhirError]
@@ -308,7 +329,9 @@ NOTES = """\
   only the total.
 - An unknown or unsupported parameter is ignored and reported in an OperationOutcome entry
   (`search.mode = outcome`); with `Prefer: handling=strict` it is a `400` instead. An
-  unsupported modifier is always a `400`; `:missing` is supported.
+  unsupported modifier is always a `400`; `:missing` is supported, and `:in`/`:not-in` on a
+  token take the url of a ValueSet the terminology service can expand (an unknown one is a
+  `400`).
 - `_type` selects types in a system-level search. `POST [type]/_search` takes an
   `application/x-www-form-urlencoded` body.
 - Date values without a time zone offset are read as UTC.
@@ -354,7 +377,12 @@ def render_markdown(statement: dict[str, Any]) -> str:
         max_page=setting_default("max_page_size"),
         max_entries=setting_default("max_bundle_entries"),
     )
-    lines = [*_header(statement, rest), *_resource_section(rest), notes.rstrip("\n")]
+    lines = [
+        *_header(statement, rest),
+        *_resource_section(rest),
+        *_operation_section(rest),
+        notes.rstrip("\n"),
+    ]
     return "\n".join([*lines, *_error_rows()]) + "\n"
 
 

@@ -15,6 +15,7 @@ from app.fhir.operations.parameters_out import (
     validate_code_parameters,
 )
 from app.fhir.operations.run import (
+    code_inputs,
     instance_id,
     one_of,
     operation_inputs,
@@ -81,14 +82,7 @@ async def lookup(request: Request) -> Response:
 
 async def validate_code(request: Request) -> Response:
     ctx, inputs = await operation_inputs(request)
-    code, coding = inputs.string("code"), inputs.coding("coding")
-    concept = inputs.codeable_concept("codeableConcept")
-    one_of(code=code, coding=coding, codeableConcept=concept)
-    require(
-        code or coding or concept,
-        "Give the code to check: code, coding or codeableConcept",
-        "code",
-    )
+    code, coding, concept = code_inputs(inputs, "check")
     inline = inputs.resource("codeSystem", "CodeSystem")
     system = inputs.string("url") or inputs.string("system")
     system = system or (coding.system if coding else None)

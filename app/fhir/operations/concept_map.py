@@ -11,20 +11,20 @@ from app.fhir.context import FhirContext
 from app.fhir.operations import stored
 from app.fhir.operations.parameters_in import OperationInputs
 from app.fhir.operations.parameters_out import translate_parameters
-from app.fhir.operations.run import instance_id, one_of, operation_inputs, require, respond
+from app.fhir.operations.run import (
+    code_inputs,
+    instance_id,
+    one_of,
+    operation_inputs,
+    require,
+    respond,
+)
 from app.terminology.service import TranslateRequest
 
 
 async def translate(request: Request) -> Response:
     ctx, inputs = await operation_inputs(request)
-    code, coding = inputs.string("code"), inputs.coding("coding")
-    concept = inputs.codeable_concept("codeableConcept")
-    one_of(code=code, coding=coding, codeableConcept=concept)
-    require(
-        code or coding or concept,
-        "Give the code to translate: code (with system), coding or codeableConcept",
-        "code",
-    )
+    code, coding, concept = code_inputs(inputs, "translate")
     system = inputs.string("system")
     if code is not None:
         require(system, "system is required with code", "system")

@@ -15,6 +15,8 @@ from app.fhir.operations.parameters_in import OperationInputs, read_inputs
 from app.fhir.responses import json_response
 from app.terminology.service import Coding
 
+CodeInputs = tuple[str | None, Coding | None, tuple[Coding, ...] | None]
+
 
 async def operation_inputs(request: Request) -> tuple[FhirContext, OperationInputs]:
     ctx = context(request)
@@ -53,3 +55,16 @@ def same_system(system: str | None, coding: Coding | None, parameter: str) -> No
             f"{parameter}.system '{coding.system}' is not the code system asked about ('{system}')",
             expression=(f"{parameter}.system",),
         )
+
+
+def code_inputs(inputs: OperationInputs, verb: str) -> CodeInputs:
+    """The concept asked about: exactly one of ``code``, ``coding``, ``codeableConcept``."""
+    code, coding = inputs.string("code"), inputs.coding("coding")
+    concept = inputs.codeable_concept("codeableConcept")
+    one_of(code=code, coding=coding, codeableConcept=concept)
+    require(
+        code or coding or concept,
+        f"Give the code to {verb}: code, coding or codeableConcept",
+        "code",
+    )
+    return code, coding, concept
