@@ -201,56 +201,52 @@ async def test_expand_of_an_is_a_filter_over_the_snomed_hierarchy(published):
     }
 
 
-async def test_expand_active_only_is_applied_and_reported(published):
-    body = await four_ways(
+async def test_expand_active_only_drops_a_retired_local_code(published):
+    """Royal Brompton's pre-merger RT3 MitraClip code is inactive: listed (flagged) by
+    default, gone with activeOnly, while the centre's current codes stay."""
+    url = f"{BASE}/ValueSet/local-royal-brompton"
+    everything = await four_ways(
+        published, "ValueSet/$expand", "ValueSet/local-royal-brompton/$expand", [("url", url)], []
+    )
+    active = await four_ways(
         published,
         "ValueSet/$expand",
-        "ValueSet/nyha-class/$expand",
-        [("url", NYHA)],
+        "ValueSet/local-royal-brompton/$expand",
+        [("url", url)],
         [("activeOnly", True)],
     )
 
-    assert {"name": "activeOnly", "valueBoolean": True} in body["expansion"]["parameter"]
-    assert len(codes(body)) == 4
-    assert not any(c.get("inactive") for c in body["expansion"]["contains"])
+    retired = [c for c in everything["expansion"]["contains"] if c["code"] == "RT3-MCLIP"]
+    assert retired and retired[0]["inactive"] is True
+    assert {"name": "activeOnly", "valueBoolean": True} in active["expansion"]["parameter"]
+    assert "RT3-MCLIP" not in {code for _, code in codes(active)}
+    assert active["expansion"]["total"] == everything["expansion"]["total"] - 1
+    assert "RBH-TEER" in {code for _, code in codes(active)}
 
 
 async def test_expand_include_designations(published):
-    """Our content carries no designations yet, so an inline ValueSet listing them is used."""
-    value_set = {
-        "resourceType": "ValueSet",
-        "status": "active",
-        "compose": {
-            "include": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                    "concept": [
-                        {
-                            "code": "active",
-                            "display": "Active",
-                            "designation": [{"language": "de", "value": "Aktiv"}],
-                        }
-                    ],
-                }
-            ]
-        },
-    }
+    """MR aetiology carries synonyms (degenerative / functional): returned only when asked."""
+    url = f"{BASE}/ValueSet/mr-aetiology"
+    with_designations = await get(
+        published, "ValueSet/$expand", [("url", url), ("includeDesignations", True)]
+    )
+    without = await get(published, "ValueSet/$expand", [("url", url)])
 
-    def request(include: bool) -> dict[str, Any]:
-        return {
-            "resourceType": "Parameters",
-            "parameter": [
-                {"name": "valueSet", "resource": value_set},
-                {"name": "includeDesignations", "valueBoolean": include},
-            ],
-        }
+    by_code = {c["code"]: c for c in with_designations["expansion"]["contains"]}
+    assert [d["value"] for d in by_code["secondary"]["designation"]] == ["Functional MR", "FMR"]
+    assert by_code["secondary"]["designation"][0]["use"]["code"] == "900000000000013009"
+    assert "designation" not in by_code["mixed"]
+    assert not any("designation" in c for c in without["expansion"]["contains"])
 
-    with_designations = await post(published, "ValueSet/$expand", request(True))
-    without = await post(published, "ValueSet/$expand", request(False))
 
-    [concept] = with_designations["expansion"]["contains"]
-    assert concept["designation"] == [{"language": "de", "value": "Aktiv"}]
-    assert "designation" not in without["expansion"]["contains"][0]
+async def test_a_synonym_is_an_accepted_display(published):
+    body = await get(
+        published,
+        "CodeSystem/$validate-code",
+        [("url", f"{BASE}/CodeSystem/mr-aetiology"), ("code", "primary"), ("display", "DMR")],
+    )
+
+    assert {"name": "result", "valueBoolean": True} in body["parameter"]
 
 
 # --- ValueSet/$validate-code ---------------------------------------------------------------
