@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".install-stamp"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def ensure_environment() -> None:
@@ -42,6 +44,30 @@ def ensure_environment() -> None:
         STAMP.write_text(digest)
 
 
+def _apt_get(*args: str) -> bool:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(
+        ["apt-get", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    return done.returncode == 0
+
+
+def ensure_chromium() -> None:
+    """The browser tests (tests/web) drive Debian's chromium through Playwright.
+
+    Installed once, quietly, where apt-get runs as root; elsewhere those tests skip.
+    """
+    if CHROMIUM.exists() or shutil.which("apt-get") is None:
+        return
+    if getattr(os, "geteuid", lambda: -1)() != 0:
+        print("note: /usr/bin/chromium is missing; the browser tests will be skipped", flush=True)
+        return
+    print("installing chromium for the browser tests ...", flush=True)
+    install = ("install", "-y", "-qq", "--no-install-recommends", "chromium")
+    if not _apt_get(*install) and not (_apt_get("update", "-qq") and _apt_get(*install)):
+        print("note: apt-get could not install chromium; the browser tests will be skipped")
+
+
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in ("serve", "test"):
         print(__doc__)
@@ -52,6 +78,7 @@ def main() -> int:
     if command == "serve":
         args = [str(BIN / "mitral-fhir"), "serve", "--demo", *rest]
     else:
+        ensure_chromium()
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     return subprocess.call(args)
 

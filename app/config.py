@@ -6,13 +6,33 @@ environment.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "mitral-fhir.sqlite3"
+REPO = Path(__file__).resolve().parent.parent
+
+API_SOURCE = "api"
+"""The source of every write through the REST API (ingest uses ``ingest:<centre>``)."""
+WRITE_LEVELS = ("structural", "profiles")
+_MV = "https://fhir.southlondon-mitral.nhs.uk/StructureDefinition/"
+DEFAULT_WRITE_VALIDATION = {"api": "profiles", "ingest": "profiles"}
+DEFAULT_REQUIRED_PROFILES: dict[str, dict[str, str | list[str]]] = {
+    "ingest": {
+        "Patient": _MV + "MV-Patient",
+        "Organization": _MV + "MV-Organization",
+        "HealthcareService": _MV + "MV-Service",
+        "ServiceRequest": [_MV + "MV-Referral", _MV + "MV-InterventionRequest"],
+        "CarePlan": _MV + "MV-Pathway",
+        "Procedure": _MV + "MV-Procedure",
+        "Observation": _MV + "MV-EchoAssessment",
+    }
+}
 
 
 class Settings(BaseSettings):
@@ -47,7 +67,7 @@ class Settings(BaseSettings):
         description="Longest a search or history query may run before it is stopped (0: no limit)",
     )
     terminology_dir: Path = Field(
-        default=Path(__file__).resolve().parent.parent / "terminology",
+        default=REPO / "terminology",
         description="Directory of CodeSystem, ValueSet and ConceptMap JSON served locally",
     )
     terminology_server_url: str | None = Field(
@@ -58,11 +78,82 @@ class Settings(BaseSettings):
         ),
     )
     terminology_server_timeout_seconds: float = Field(default=10.0, gt=0)
+    profiles_dir: Path = Field(
+        default=REPO / "profiles" / "build",
+        description="Directory of the built StructureDefinitions the validator loads",
+    )
+    # JSON text, not dicts: `serve` hands settings to its workers as str(value) (app/cli.py).
+    validate_on_write: str = Field(
+        default=json.dumps(DEFAULT_WRITE_VALIDATION),
+        description='JSON object: write source -> "structural" or "profiles"',
+    )
+    required_profiles: str = Field(
+        default=json.dumps(DEFAULT_REQUIRED_PROFILES),
+        description="JSON object: write source -> {resource type -> profile url or [urls]}",
+    )
     log_level: str = "info"
+
+    @field_validator("validate_on_write")
+    @classmethod
+    def _check_levels(cls, value: str) -> str:
+        for source, level in _json_object(value).items():
+            if level not in WRITE_LEVELS:
+                raise ValueError(f"source {source!r}: {level!r} is not one of {WRITE_LEVELS}")
+        return value
+
+    @field_validator("required_profiles")
+    @classmethod
+    def _check_required(cls, value: str) -> str:
+        for source, by_type in _json_object(value).items():
+            if not isinstance(by_type, dict):
+                raise ValueError(f"source {source!r}: expected an object of type -> url")
+            for res_type, urls in by_type.items():
+                listed = [urls] if isinstance(urls, str) else urls
+                if not listed or not all(isinstance(u, str) and u for u in listed):
+                    raise ValueError(f"{source}.{res_type}: expected a url or a list of urls")
+        return value
+
+    def write_level(self, source: str) -> str:
+        """How far a write from ``source`` is validated: ``structural`` or ``profiles``."""
+        level: str = _for_source(_json_object(self.validate_on_write), source) or "profiles"
+        return level
+
+    def required_profiles_for(self, source: str, res_type: str) -> tuple[str, ...]:
+        """The profiles a ``res_type`` written by ``source`` must conform to (any one of)."""
+        by_type = _for_source(_json_object(self.required_profiles), source) or {}
+        urls = by_type.get(res_type, ())
+        return (urls,) if isinstance(urls, str) else tuple(urls)
+
+    def all_required_profiles(self) -> set[tuple[str, str]]:
+        """Every configured (resource type, profile url), to check at start-up."""
+        found: set[tuple[str, str]] = set()
+        for by_type in _json_object(self.required_profiles).values():
+            for res_type, urls in by_type.items():
+                found.update((res_type, u) for u in ([urls] if isinstance(urls, str) else urls))
+        return found
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _for_source(table: dict[str, Any], source: str) -> Any:
+    """``ingest:RJ1`` looks up ``ingest:RJ1``, then ``ingest``, then ``*``."""
+    for key in (source, source.partition(":")[0], "*"):
+        if key in table:
+            return table[key]
+    return None
+
+
+@lru_cache(maxsize=16)
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
 
 
 @lru_cache(maxsize=1)

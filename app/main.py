@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from app import __version__
@@ -29,7 +29,11 @@ from app.terminology.content import TerminologyContentError
 from app.terminology.local import LocalTerminology
 from app.terminology.remote import RemoteTerminology
 from app.terminology.service import TerminologyService
+from app.validation.base_rules import warm_up
 from app.validation.definitions import load_definitions
+from app.validation.profiles import ProfileLoadError, ProfileRegistry
+from app.validation.validator import Validator
+from app.web.profile_pages import ProfilePages
 
 log = logging.getLogger("mitral_fhir")
 
@@ -101,6 +105,25 @@ def _canonicals(resources: list[dict[str, Any]]) -> frozenset[str]:
     return frozenset(urls)
 
 
+def _profiles(settings: Settings) -> ProfileRegistry:
+    """The compiled profiles; a broken file, or a required profile we lack, stops start-up."""
+    try:
+        registry = ProfileRegistry.from_directory(settings.profiles_dir)
+    except ProfileLoadError as exc:
+        log.error("profiles are invalid: %s", exc)
+        raise StartupError(f"profiles are invalid: {exc}") from None
+    problems = []
+    for res_type, url in sorted(settings.all_required_profiles()):
+        profile = registry.get(url)
+        if profile is None:
+            problems.append(f"{url} is not in {settings.profiles_dir}")
+        elif profile.type != res_type or profile.kind != "resource":
+            problems.append(f"{url} is a profile of {profile.type}, not {res_type}")
+    if problems:
+        raise StartupError("MITRAL_FHIR_REQUIRED_PROFILES: " + "; ".join(problems))
+    return registry
+
+
 async def _publish(ctx: FhirContext, resources: list[dict[str, Any]]) -> None:
     try:
         published = await publish_terminology(ctx, resources)
@@ -139,6 +162,8 @@ def create_app(settings: Settings | None = None) -> MitralApp:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         local = _local_terminology(settings)  # before the database: bad content stops here
         resources = local.resources()
+        registry = _profiles(settings)
+        app.state.profile_pages = ProfilePages.build(settings.profiles_dir)
         db = create_database(
             settings.database_url,
             schema=settings.database_schema,
@@ -147,12 +172,14 @@ def create_app(settings: Settings | None = None) -> MitralApp:
         )
         await db.open()
         load_definitions()  # the validator's element table: load now, not on the first write
+        warm_up()  # compile the base R4 invariants and binding lists (~0.6 s) now, too
         terminology, remote = _terminology(settings, local)
         ctx = FhirContext(
             settings=settings,
             db=db,
             store=ResourceStore(db),
             terminology=terminology,
+            validator=Validator(registry, terminology),
             terminology_urls=_canonicals(resources),
         )
         app.state.fhir = ctx
@@ -181,6 +208,19 @@ def create_app(settings: Settings | None = None) -> MitralApp:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @app.api_route("/profiles", methods=["GET", "HEAD"], include_in_schema=False)
+    async def profile_index(request: Request) -> Response:
+        pages: ProfilePages = request.app.state.profile_pages
+        return HTMLResponse(pages.index)
+
+    @app.api_route("/profiles/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+    async def profile_page(request: Request, name: str) -> Response:
+        pages: ProfilePages = request.app.state.profile_pages
+        page = pages.pages.get(name)
+        if page is None:
+            return HTMLResponse(pages.not_found(name), status_code=HTTPStatus.NOT_FOUND)
+        return HTMLResponse(page)
 
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(HTTPException, _http_error)

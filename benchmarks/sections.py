@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-OWNED = ("search-bench", "terminology-bench")
+OWNED = ("search-bench", "terminology-bench", "validation-bench")
 """The marker names of the sections other scripts own, in the order they appear."""
 
 

@@ -212,10 +212,22 @@ def _resource_section(rest: dict[str, Any]) -> list[str]:
 
 
 def _operation_section(rest: dict[str, Any]) -> list[str]:
-    rows = [
-        f"| `{r['type']}` | `${op['name']}` | {op['definition']} |"
-        for r in rest["resource"]
+    resources: list[dict[str, Any]] = rest["resource"]
+    declared = [
+        (r["type"], op["name"], op["definition"])
+        for r in resources
         for op in r.get("operation", [])
+    ]
+    everywhere = {
+        (name, definition)
+        for _, name, definition in declared
+        if sum(1 for _, n, d in declared if (n, d) == (name, definition)) == len(resources)
+    }
+    rows = [f"| every type | `${name}` | {definition} |" for name, definition in sorted(everywhere)]
+    rows += [
+        f"| `{t}` | `${name}` | {definition} |"
+        for t, name, definition in declared
+        if (name, definition) not in everywhere
     ]
     if not rows:
         return []
@@ -223,7 +235,8 @@ def _operation_section(rest: dict[str, Any]) -> list[str]:
         "## Operations",
         "",
         "Each at type and instance level, by GET (query parameters) and POST (a `Parameters`",
-        "body); see [terminology](terminology.md) for their inputs and errors.",
+        "body); see [terminology](terminology.md) and [validation](validation.md) for their",
+        "inputs and errors.",
         "",
         "| type | operation | definition |",
         "|---|---|---|",

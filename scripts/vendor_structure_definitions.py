@@ -30,8 +30,24 @@ models and checked against the R4 specification pages), which are dropped with t
 children. The local AuditEvent change noted in the source README only adds reference targets,
 which this table does not record.
 
+Beside it, for the base rules (`app/validation/base_rules.py`):
+
+* ``r4-invariants.json``: every FHIRPath ``constraint`` of the snapshots but ele-1/ext-1 (the
+  structural walk checks those), keyed by owner as in ``types`` (``Observation.referenceRange``,
+  ``Quantity``, ``ElementDefinition.max``); the DomainResource rules once, under
+  ``DomainResource``, not copied into every resource. The few R4 published wrong are written
+  as R4B corrects them (``CONSTRAINT_ERRATA``, with sources).
+* ``r4-bindings.json``: every ``required`` binding of a code/Coding/CodeableConcept element,
+  with the codes of its value set where that expands from ``valuesets.json``,
+  ``v3-codesystems.json`` and ``v2-tables.json`` (complete code systems, concept lists, nested
+  value sets, is-a filters); the others are listed under ``skipped`` with the reason. Also
+  the codes of the code systems the FHIR specification defines (``http://hl7.org/fhir/...``)
+  and the type and bases of each R4 SearchParameter, and the element contexts of each R4 core
+  extension.
+
 Run from the repository root; it reads ``../shared/fhir-r4`` (or ``--source``) and is
-deterministic, so `tests/validation/test_definitions_up_to_date.py` can regenerate and compare.
+deterministic, so `tests/validation/test_definitions_up_to_date.py` can regenerate and compare
+(``--check`` exits 1 when a vendored file is stale).
 """
 
 from __future__ import annotations
@@ -39,12 +55,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from r4_core_rules import compile_bindings, compile_invariants, render_rules
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = REPO.parent / "shared" / "fhir-r4"
 DEFAULT_OUTPUT = REPO / "app" / "validation" / "definitions" / "r4-elements.json"
+# The base invariants and required bindings: written beside the element table, same source.
+RULES_DIR = REPO / "app" / "validation" / "definitions"
 
 SOURCE_NOTE = (
     "HL7 FHIR R4 4.0.1 profiles-resources.json/profiles-types.json "
@@ -79,7 +102,9 @@ NOT_R4_ELEMENTS = frozenset(
 JSON_KIND_ROOTS = {"boolean": "boolean", "integer": "integer", "decimal": "number"}
 
 
+@cache
 def _load_sds(source: Path) -> list[dict[str, Any]]:
+    """The R4 StructureDefinitions (read once per run; callers must not modify them)."""
     sds: list[dict[str, Any]] = []
     for name in ("profiles-types.json", "profiles-resources.json"):
         bundle = json.loads((source / name).read_text(encoding="utf-8"))
@@ -273,19 +298,45 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def outputs(source: Path, output: Path, rules_dir: Path) -> dict[Path, str]:
+    """Every vendored file and its text."""
+    sds = _load_sds(source)
+    invariants = compile_invariants(sds, NOT_R4_ELEMENTS, SOURCE_NOTE)
+    bindings = compile_bindings(sds, NOT_R4_ELEMENTS, source, SOURCE_NOTE)
+    return {
+        output: render(compile_definitions(source)),
+        rules_dir / "r4-invariants.json": render_rules(invariants),
+        rules_dir / "r4-bindings.json": render_rules(bindings),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--rules-dir",
+        type=Path,
+        default=None,
+        help="where r4-invariants.json and r4-bindings.json go (default: beside --output)",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if a vendored file is stale")
     args = parser.parse_args(argv)
     if not (args.source / "profiles-resources.json").is_file():
         print(f"no profiles-resources.json under {args.source}", file=sys.stderr)
         return 1
-    text = render(compile_definitions(args.source))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output} ({len(text.encode()):,} bytes)")
-    return 0
+    rules_dir = args.rules_dir or args.output.parent
+    stale = 0
+    for path, text in outputs(args.source, args.output, rules_dir).items():
+        if args.check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                print(f"stale: {path}", file=sys.stderr)
+                stale += 1
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path} ({len(text.encode()):,} bytes)")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

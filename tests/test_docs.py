@@ -37,6 +37,20 @@ def test_generated_capability_docs_are_current():
     )
 
 
+def test_generated_profile_docs_are_current():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "generate_profile_docs.py"), "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        "docs/profiles/ no longer matches profiles/build/; run "
+        "`python scripts/generate_profile_docs.py`\n" + result.stderr
+    )
+
+
 def test_adrs_exist():
     assert ADRS, "docs/adr/ holds no NNNN-title.md records"
 

@@ -18,7 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "clients": {"errors"},
     "terminology": {"errors", "model", "storage", "clients"},
     "storage": {"errors", "config"},
-    "validation": {"errors", "model"},
+    "validation": {"errors", "model", "terminology"},
     "search": {"errors", "model", "storage", "validation"},
 }
 

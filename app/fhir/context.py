@@ -12,6 +12,7 @@ from app.model.resource_types import resource_types
 from app.storage.database import Database
 from app.storage.store import ResourceStore
 from app.terminology.service import TerminologyService
+from app.validation.validator import Validator
 
 FHIR_PREFIX = "/fhir"
 
@@ -27,6 +28,8 @@ class FhirContext:
     db: Database
     store: ResourceStore
     terminology: TerminologyService
+    validator: Validator
+    """Structural walk, base R4 rules and the loaded profiles: $validate and writes."""
     terminology_urls: frozenset[str] = frozenset()
     """Canonical urls (``url`` and ``url|version``) of the CodeSystems, ValueSets and
     ConceptMaps the local terminology content holds: operations on them go by url to the

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
+from app.config import API_SOURCE
 from app.errors import (
     FhirError,
     InvalidRequest,
@@ -25,6 +26,7 @@ from app.fhir.conditional import criteria_request
 from app.fhir.context import FhirContext
 from app.fhir.headers import parse_criteria, parse_etag
 from app.fhir.interactions.search import run_search
+from app.fhir.resource_body import validate_for_write
 from app.fhir.value_set_codes import codes_of
 from app.search.dates import format_instant
 from app.search.request import parse_search
@@ -54,6 +56,8 @@ class EntryResult:
             etag=f'W/"{outcome.version_id}"' if outcome.version_id else None,
             last_modified=format_instant(outcome.last_updated),
             body=outcome.content,
+            # Bundle.entry.response.outcome: "hints and warnings produced ... for this entry"
+            outcome=operation_outcome(outcome.issues) if outcome.issues else None,
         )
 
     @classmethod
@@ -191,9 +195,22 @@ async def _delete(tx: WriteTx, entry: Entry, now: int, if_match: int | None) -> 
 
 
 async def execute(
-    tx: WriteTx, entry: Entry, ctx: FhirContext, *, base: str, now: int
+    tx: WriteTx,
+    entry: Entry,
+    ctx: FhirContext,
+    *,
+    base: str,
+    now: int,
+    source: str = API_SOURCE,
 ) -> EntryResult:
+    """Run one entry; POST, PUT and PATCH resources go through ``source``'s write policy
+    (after references are rewritten, so reference targets are judged as stored)."""
     if_match = parse_etag(entry.if_match)
+    prefix = f"{entry.where}.resource."
+
+    async def check(resource: dict[str, Any]) -> list[Issue]:
+        return await validate_for_write(ctx, resource, source, expression_prefix=prefix)
+
     if entry.method in ("GET", "HEAD"):
         return await _read(tx, entry, ctx, base, now)
     if entry.method == "DELETE":
@@ -202,7 +219,7 @@ async def execute(
         if entry.res_id is None:
             raise InvalidRequest("PATCH entries need Type/id in request.url")
         outcome = await writes.patch(
-            tx, entry.res_type, entry.res_id, entry.patch, now=now, if_match=if_match
+            tx, entry.res_type, entry.res_id, entry.patch, now=now, if_match=if_match, check=check
         )
         return EntryResult.written(outcome)
     assert entry.resource is not None
@@ -223,11 +240,11 @@ async def execute(
                     found.content,
                 )
             )
-        return EntryResult.written(
-            await writes.create(
-                tx, entry.resource, now=now, res_id=entry.res_id, fresh=entry.fresh_id
-            )
+        warnings = tuple(await check(entry.resource))
+        created = await writes.create(
+            tx, entry.resource, now=now, res_id=entry.res_id, fresh=entry.fresh_id
         )
+        return EntryResult.written(replace(created, issues=warnings))
     if entry.res_id is None:
         await resolve_ids(tx, [entry], ctx.types)
     assert entry.res_id is not None
@@ -236,5 +253,6 @@ async def execute(
             f"resource.id ({entry.resource.get('id')!r}) differs from the id in request.url",
             expression=(f"{entry.where}.resource.id",),
         )
+    warnings = tuple(await check(entry.resource))
     outcome = await writes.update(tx, entry.resource, entry.res_id, now=now, if_match=if_match)
-    return EntryResult.written(outcome)
+    return EntryResult.written(replace(outcome, issues=warnings))

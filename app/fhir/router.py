@@ -23,7 +23,7 @@ from app.fhir.interactions import (
     search,
     update,
 )
-from app.fhir.operations import code_system, concept_map, value_set
+from app.fhir.operations import code_system, concept_map, validate, value_set
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -40,10 +40,10 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """A FHIR operation on one resource type, served by GET and POST at type and instance
-    level (``/ValueSet/$expand``, ``/ValueSet/{id}/$expand``)."""
+    """A FHIR operation on one resource type, or on every type (``res_type`` None), served by
+    GET and POST at type and instance level (``/ValueSet/$expand``, ``/{type}/{id}/$validate``)."""
 
-    res_type: str
+    res_type: str | None
     name: str
     """Without the ``$``."""
     definition: str
@@ -51,11 +51,12 @@ class Operation:
     handler: Handler
 
     def routes(self) -> tuple[Route, ...]:
+        res_type = self.res_type or "{type}"
         return tuple(
             Route((), level, method, path, self.handler)
             for level, path in (
-                ("type", f"/{self.res_type}/${self.name}"),
-                ("instance", f"/{self.res_type}/{{id}}/${self.name}"),
+                ("type", f"/{res_type}/${self.name}"),
+                ("instance", f"/{res_type}/{{id}}/${self.name}"),
             )
             for method in ("GET", "POST")
         )
@@ -71,6 +72,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("ValueSet", "expand", _R4 + "ValueSet-expand", value_set.expand),
     Operation("ValueSet", "validate-code", _R4 + "ValueSet-validate-code", value_set.validate_code),
     Operation("ConceptMap", "translate", _R4 + "ConceptMap-translate", concept_map.translate),
+    Operation(None, "validate", _R4 + "Resource-validate", validate.validate),
 )
 
 
@@ -106,7 +108,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 def operations_of(res_type: str) -> list[Operation]:
-    return [op for op in OPERATIONS if op.res_type == res_type]
+    return [op for op in OPERATIONS if op.res_type in (res_type, None)]
 
 
 def interaction_codes(level: str) -> list[str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +20,7 @@ import orjson
 
 from app.errors import (
     InvalidRequest,
+    Issue,
     MultipleMatches,
     PreconditionFailed,
     ResourceGone,
@@ -35,6 +36,9 @@ from app.search.sql import find_ids
 from app.storage.store import StoredVersion, WriteTx
 
 Clock = Callable[[], int]
+WriteCheck = Callable[[dict[str, Any]], Awaitable[list[Issue]]]
+"""The source's write policy (``resource_body.validate_for_write``): raises on errors,
+returns the warnings to report."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,8 @@ class WriteOutcome:
     last_updated: int
     content: bytes | None
     """The stored JSON bytes (None after a delete or when nothing existed)."""
+    issues: tuple[Issue, ...] = ()
+    """Warnings from validation on write, reported with the 200/201."""
 
 
 def new_id() -> str:
@@ -197,8 +203,10 @@ async def patch(
     *,
     now: int,
     if_match: int | None = None,
+    check: WriteCheck | None = None,
 ) -> WriteOutcome:
-    """Apply a JSON Patch to the current version, then validate the result like an update."""
+    """Apply a JSON Patch to the current version, then validate the result like an update
+    (``check`` is the write policy; only the patched resource can be judged by it)."""
     current = await tx.current(res_type, res_id)
     if current is None:
         raise ResourceNotFound(f"{res_type}/{res_id} does not exist")
@@ -216,9 +224,11 @@ async def patch(
     resource = check_resource(patched, expected_type=res_type)
     if resource.get("id") != res_id:
         raise InvalidRequest("A patch may not change the resource id", expression=("id",))
+    warnings = tuple(await check(resource)) if check is not None else ()
     if _unchanged(current, resource):
-        return _kept(current)
-    return await _write(tx, resource, res_id, current, method="PATCH", now=now)
+        return replace(_kept(current), issues=warnings)
+    outcome = await _write(tx, resource, res_id, current, method="PATCH", now=now)
+    return replace(outcome, issues=warnings)
 
 
 async def match_one(tx: WriteTx, criteria: SearchRequest, lock_name: str) -> str | None:

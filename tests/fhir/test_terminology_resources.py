@@ -246,17 +246,23 @@ async def test_capability_statement_declares_the_terminology_operations(publishe
     def operations(res_type: str) -> dict[str, str]:
         return {o["name"]: o["definition"] for o in resources[res_type].get("operation", [])}
 
+    validate = {"validate": R4_OPERATIONS + "Resource-validate"}
+    assert operations("ValueSet") == {
+        "expand": R4_OPERATIONS + "ValueSet-expand",
+        "validate-code": R4_OPERATIONS + "ValueSet-validate-code",
+        **validate,
+    }
     assert operations("CodeSystem") == {
         "lookup": R4_OPERATIONS + "CodeSystem-lookup",
         "validate-code": R4_OPERATIONS + "CodeSystem-validate-code",
         "subsumes": R4_OPERATIONS + "CodeSystem-subsumes",
+        **validate,
     }
-    assert operations("ValueSet") == {
-        "expand": R4_OPERATIONS + "ValueSet-expand",
-        "validate-code": R4_OPERATIONS + "ValueSet-validate-code",
+    assert operations("ConceptMap") == {
+        "translate": R4_OPERATIONS + "ConceptMap-translate",
+        **validate,
     }
-    assert operations("ConceptMap") == {"translate": R4_OPERATIONS + "ConceptMap-translate"}
-    assert operations("Patient") == {}
+    assert operations("Patient") == validate
 
 
 async def test_every_declared_operation_is_served(published):

@@ -40,7 +40,9 @@ def referral(res_id: str, patient: str, requester: str | None = None) -> dict[st
 
 @pytest.fixture
 async def pathway(client):
-    await put_resource(client, {"resourceType": "Organization", "id": "org"})
+    await put_resource(
+        client, {"resourceType": "Organization", "id": "org", "name": "Barts Heart Centre"}
+    )
     await put_resource(
         client,
         {

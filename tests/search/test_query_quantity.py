@@ -59,7 +59,9 @@ def measured(res_id: str, value: float, code: str = "mm[Hg]", **extra: Any) -> d
         "resourceType": "Observation",
         "id": res_id,
         "status": "final",
-        "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+        # MV mean gradient (post-TEER stenosis), in mm[Hg]: not a vital sign, so no vital-signs
+        # profile applies and the unit may vary
+        "code": {"coding": [{"system": LOINC, "code": "80073-0"}]},
         "valueQuantity": {"value": value, "unit": code, "system": UCUM, "code": code},
         **extra,
     }
@@ -113,13 +115,26 @@ def panel(res_id: str, systolic: float, diastolic: float) -> dict[str, Any]:
     def component(code: str, value: float) -> dict[str, Any]:
         return {
             "code": {"coding": [{"system": LOINC, "code": code}]},
-            "valueQuantity": {"value": value, "system": UCUM, "code": "mm[Hg]"},
+            "valueQuantity": {"value": value, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
         }
 
+    # a blood pressure panel as the R4 vital-signs profile (bp) requires it
     return {
         "resourceType": "Observation",
         "id": res_id,
         "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2026-11-30T09:15:00Z",
         "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
         "component": [component("8480-6", systolic), component("8462-4", diastolic)],
     }
@@ -149,7 +164,7 @@ async def test_composite_components_must_come_from_the_same_element(client, pres
         "normal",
     ]
     assert await search_ids(
-        client, "Observation", ("code-value-quantity", f"{LOINC}|8480-6$gt100")
+        client, "Observation", ("code-value-quantity", f"{LOINC}|80073-0$gt100")
     ) == [
         "q120",
         "q140kpa",

@@ -11,7 +11,7 @@ from tests.factories import NHS_NUMBER, assert_outcome, put_resource, search_ids
 LOINC = "http://loinc.org"
 
 
-def obs(res_id: str, subject: dict[str, Any] | None, code: str = "8480-6") -> dict[str, Any]:
+def obs(res_id: str, subject: dict[str, Any] | None, code: str = "10230-1") -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": res_id,
@@ -54,7 +54,7 @@ async def world(client):
         client, {"resourceType": "Group", "id": "ada", "type": "person", "actual": True}
     )
     await put_resource(client, obs("o-ada", {"reference": "Patient/ada"}))
-    await put_resource(client, obs("o-ben", {"reference": "Patient/ben"}, code="8462-4"))
+    await put_resource(client, obs("o-ben", {"reference": "Patient/ben"}, code="80071-4"))
     await put_resource(client, obs("o-group", {"reference": "Group/ada"}))
     await put_resource(client, obs("o-abs", {"reference": "http://other.org/fhir/Patient/zed"}))
     await put_resource(
@@ -96,7 +96,7 @@ async def test_reference_forms(client, world, pairs, expected):
         ([("subject:Patient.name:exact", "Okafor")], ["o-ada"]),
         ([("subject:Patient.name:missing", "false")], ["o-ada", "o-ben"]),
         ([("subject:Patient.identifier:missing", "true")], ["o-ben"]),
-        ([("subject:Patient.name", "okafor"), ("code", "8462-4")], []),
+        ([("subject:Patient.name", "okafor"), ("code", "80071-4")], []),
     ],
 )
 async def test_chaining(client, world, pairs, expected):
@@ -106,11 +106,11 @@ async def test_chaining(client, world, pairs, expected):
 @pytest.mark.parametrize(
     ("pairs", "expected"),
     [
-        ([("_has:Observation:subject:code", "8480-6")], ["ada"]),
-        ([("_has:Observation:patient:code", "8462-4")], ["ben"]),
-        ([("_has:Observation:subject:code", "8480-6,8462-4")], ["ada", "ben"]),
+        ([("_has:Observation:subject:code", "10230-1")], ["ada"]),
+        ([("_has:Observation:patient:code", "80071-4")], ["ben"]),
+        ([("_has:Observation:subject:code", "10230-1,80071-4")], ["ada", "ben"]),
         ([("_has:Observation:subject:code", "0000-0")], []),
-        ([("_has:Observation:subject:code:not", "8480-6")], ["ben"]),
+        ([("_has:Observation:subject:code:not", "10230-1")], ["ben"]),
         ([("_has:Observation:subject:_id", "o-ben")], ["ben"]),
     ],
 )
@@ -120,7 +120,7 @@ async def test_reverse_chaining(client, world, pairs, expected):
 
 async def test_nested_reverse_chaining_and_chain_inside_has(client, world):
     # Organisations managing a patient who has a systolic observation.
-    has = ("_has:Patient:organization:_has:Observation:subject:code", "8480-6")
+    has = ("_has:Patient:organization:_has:Observation:subject:code", "10230-1")
     assert await search_ids(client, "Organization", has) == ["gstt"]
     chained = ("_has:Patient:organization:name", "obi")
     assert await search_ids(client, "Organization", chained) == ["kch"]
@@ -129,7 +129,7 @@ async def test_nested_reverse_chaining_and_chain_inside_has(client, world):
 async def test_deleted_resources_do_not_match_through_chains(client, world):
     assert (await client.delete("Observation/o-ben")).status_code in (200, 204)
 
-    assert await search_ids(client, "Patient", ("_has:Observation:subject:code", "8462-4")) == []
+    assert await search_ids(client, "Patient", ("_has:Observation:subject:code", "80071-4")) == []
 
 
 async def test_unknown_chain_end_is_reported_not_applied(client, world):

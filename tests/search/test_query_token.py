@@ -24,33 +24,38 @@ def observation(res_id: str, *codings: dict[str, str], text: str | None = None) 
 async def observations(client):
     await put_resource(
         client,
-        observation("bp", {"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}),
+        observation(
+            "bp",
+            {
+                "system": LOINC,
+                "code": "79991-6",
+                "display": "Left ventricular ejection fraction by biplane method of discs",
+            },
+        ),
     )
     await put_resource(
         client,
         observation(
             "sys",
-            {"system": LOINC, "code": "8480-6", "display": "Systolic blood pressure"},
-            {"system": SNOMED, "code": "271649006"},
+            {"system": LOINC, "code": "10230-1", "display": "Left ventricular ejection fraction"},
+            {"system": SNOMED, "code": "250908004"},
         ),
     )
-    await put_resource(
-        client, observation("nosys", {"code": "8480-6"}, text="Systolic BP (São Paulo)")
-    )
+    await put_resource(client, observation("nosys", {"code": "10230-1"}, text="LVEF (São Paulo)"))
     await put_resource(client, observation("textonly", text="Pulse felt at wrist"))
 
 
 async def test_code_in_any_system(client, observations):
-    assert await search_ids(client, "Observation", ("code", "8480-6")) == ["nosys", "sys"]
+    assert await search_ids(client, "Observation", ("code", "10230-1")) == ["nosys", "sys"]
 
 
 async def test_system_and_code(client, observations):
-    assert await search_ids(client, "Observation", ("code", f"{LOINC}|8480-6")) == ["sys"]
-    assert await search_ids(client, "Observation", ("code", f"{SNOMED}|8480-6")) == []
+    assert await search_ids(client, "Observation", ("code", f"{LOINC}|10230-1")) == ["sys"]
+    assert await search_ids(client, "Observation", ("code", f"{SNOMED}|10230-1")) == []
 
 
 async def test_code_without_a_system(client, observations):
-    assert await search_ids(client, "Observation", ("code", "|8480-6")) == ["nosys"]
+    assert await search_ids(client, "Observation", ("code", "|10230-1")) == ["nosys"]
 
 
 async def test_system_only(client, observations):
@@ -67,31 +72,34 @@ async def test_codes_are_case_sensitive(client, observations):
 
 async def test_comma_ors_and_repeats_and(client, observations):
     assert await search_ids(
-        client, "Observation", ("code", f"{LOINC}|85354-9,{SNOMED}|271649006")
+        client, "Observation", ("code", f"{LOINC}|79991-6,{SNOMED}|250908004")
     ) == [
         "bp",
         "sys",
     ]
     assert await search_ids(
-        client, "Observation", ("code", f"{LOINC}|8480-6"), ("code", f"{SNOMED}|271649006")
+        client, "Observation", ("code", f"{LOINC}|10230-1"), ("code", f"{SNOMED}|250908004")
     ) == ["sys"]
-    assert await search_ids(client, "Observation", ("code", "85354-9"), ("code", "8480-6")) == []
+    assert await search_ids(client, "Observation", ("code", "79991-6"), ("code", "10230-1")) == []
 
 
 async def test_text_matches_display_and_concept_text_ignoring_case_and_accents(
     client, observations
 ):
-    assert await search_ids(client, "Observation", ("code:text", "blood pressure")) == ["bp", "sys"]
+    assert await search_ids(client, "Observation", ("code:text", "ejection fraction")) == [
+        "bp",
+        "sys",
+    ]
     assert await search_ids(client, "Observation", ("code:text", "SAO PAULO")) == ["nosys"]
     assert await search_ids(client, "Observation", ("code:text", "wrist")) == ["textonly"]
 
 
 async def test_not_includes_resources_without_a_value(client, observations):
-    assert await search_ids(client, "Observation", ("code:not", "8480-6")) == [
+    assert await search_ids(client, "Observation", ("code:not", "10230-1")) == [
         "bp",
         "textonly",
     ]
-    assert await search_ids(client, "Observation", ("code:not", f"{LOINC}|8480-6,85354-9")) == [
+    assert await search_ids(client, "Observation", ("code:not", f"{LOINC}|10230-1,79991-6")) == [
         "nosys",
         "textonly",
     ]

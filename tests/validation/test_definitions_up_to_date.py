@@ -35,10 +35,25 @@ def test_vendored_definitions_match_a_fresh_build(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    assert output.read_bytes() == DEFINITIONS_FILE.read_bytes(), (
-        "app/validation/definitions/r4-elements.json is stale: run "
-        "`python scripts/vendor_structure_definitions.py`"
-    )
+    for name in ("r4-elements.json", "r4-invariants.json", "r4-bindings.json"):
+        assert (tmp_path / name).read_bytes() == (DEFINITIONS_FILE.parent / name).read_bytes(), (
+            f"app/validation/definitions/{name} is stale: run "
+            "`python scripts/vendor_structure_definitions.py`"
+        )
+
+
+def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
+    source = _source()
+    if source is None:
+        pytest.skip("HL7 R4 definitions (shared/fhir-r4) not present beside the repository")
+    output = tmp_path / "r4-elements.json"
+    command = [sys.executable, str(SCRIPT), "--source", str(source), "--output", str(output)]
+    subprocess.run(command, check=True, capture_output=True)
+    assert subprocess.run([*command, "--check"], capture_output=True, check=False).returncode == 0
+    (tmp_path / "r4-bindings.json").write_text("{}\n")
+    stale = subprocess.run([*command, "--check"], capture_output=True, text=True, check=False)
+    assert stale.returncode == 1
+    assert "r4-bindings.json" in stale.stderr
 
 
 def test_vendored_definitions_say_where_they_came_from() -> None:

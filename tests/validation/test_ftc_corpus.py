@@ -1,8 +1,13 @@
 """The public fhir-test-cases validator corpus: what the HL7 Java validator accepts, we accept.
 
-The reference validator also checks terminology, profiles, references and FHIRPath invariants,
-so we cannot catch every invalid case; the floor below is what the structural layer catches
-today (fhir.resources R4B alone: 32/95) and fails the build if a change loses any.
+Each case runs through structure and the base R4 rules (`base_issues`: invariants, required
+core bindings and the rules the specification states in prose), as `$validate` does for a
+resource without a profile we hold. The
+reference validator also checks external terminology (SNOMED CT, LOINC, UCUM...), other
+packages' profiles, references across a Bundle and more, so some invalid cases stay out of
+reach; each has its reason in `MISSED`, and the floor fails the build if a change loses any
+(fhir.resources R4B alone: 32/95; the structural layer alone: 42/95; with the base rules:
+80/95, every valid case accepted but the three run with non-default options).
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from typing import Any, Final
 import orjson
 import pytest
 
+from app.validation.base_rules import base_issues
 from app.validation.structural import validate_structure
 
 CORPUS: Final = Path(__file__).resolve().parents[1] / "fixtures" / "ftc-validator"
 CASES: Final[list[dict[str, Any]]] = json.loads((CORPUS / "cases.json").read_text("utf-8"))
-INVALID_CAUGHT_FLOOR: Final = 42
+INVALID_CAUGHT_FLOOR: Final = 80
 
 # Valid for the reference only under a non-default option of the test manifest; the same files
 # are also listed as invalid cases run with default options, and there we agree.
@@ -32,6 +38,48 @@ DIVERGENT_VALID: Final = {
 }
 
 
+# Invalid cases we accept, and why: what the reference validator checks that we do not.
+_TX = "needs an external terminology server (SNOMED CT, LOINC, CVX codes and their displays)"
+_EXT = (
+    "the reference refuses an extension it holds no definition for (yet accepts the unknown"
+    " example.org extensions of the valid case matchetype-extension-1, so it depends on the"
+    " run's options); we accept extensions we do not hold: centres send UK Core ones"
+)
+_BUNDLE_REFS = (
+    "resolving references between Bundle (or Parameters) entries beyond those of a document's"
+    " Composition"
+)
+MISSED: Final[dict[str, str]] = {
+    "parameters-reference-bad": _BUNDLE_REFS,
+    "ips-htmlrefs-backwards": _BUNDLE_REFS + " and narrative hyperlinks / meta.source fragments",
+    "dr-example-org": (
+        "example.org URLs are refused only under a non-default option: the same file is the"
+        " valid case dr-example-org-2"
+    ),
+    "pat-security-bad-string": (
+        "HTML in strings is refused only with security checks on: the same content is the valid"
+        " case pat-security-good2"
+    ),
+    "bad-markdown-no-html": (
+        "HTML in markdown is refused only under a non-default option: the same file is the valid"
+        " case bad-markdown"
+    ),
+    "pat-dob-ext": _EXT,
+    "pat-example-extensions": _EXT,
+    "nested-questionnaire-nested-valueset": _EXT,
+    "patient-with-turvakielto": _EXT,
+    "cvx": _TX,
+    "bundle-id-5": _TX,
+    "uk-msg": _TX,
+    "cs-narrative-status-pub": (
+        "HL7 publication rules, applied only when the reference runs as the publisher: the same"
+        " file is the valid case cs-narrative-status"
+    ),
+    "signatures-example-2": "verifying a digital signature against its certificate",
+    "ips-nz-pj": "IPS and terminology-server checks",
+}
+
+
 def rejection(case: dict[str, Any]) -> str | None:
     """Why we reject the case's file (parse or structural error), or None if we accept it."""
     raw = (CORPUS / case["file"]).read_bytes().removeprefix(b"\xef\xbb\xbf")
@@ -40,6 +88,8 @@ def rejection(case: dict[str, Any]) -> str | None:
     except orjson.JSONDecodeError as exc:
         return f"not JSON: {exc}"
     errors = [i for i in validate_structure(resource) if i.severity in ("error", "fatal")]
+    if not errors:  # as the validator: the rule layers assume a well-formed resource
+        errors = [i for i in base_issues(resource) if i.severity in ("error", "fatal")]
     return errors[0].diagnostics if errors else None
 
 
@@ -70,3 +120,10 @@ def test_invalid_cases_caught_at_least_the_floor() -> None:
     missed = [c["name"] for c in invalid if rejection(c) is None]
     caught = len(invalid) - len(missed)
     assert caught >= INVALID_CAUGHT_FLOOR, f"caught {caught}/{len(invalid)}; missed: {missed}"
+    undocumented = sorted(set(missed) - set(MISSED))
+    assert not undocumented, f"missed without a reason in MISSED: {undocumented}"
+
+
+def test_missed_table_names_only_real_invalid_cases() -> None:
+    invalid = {c["name"] for c in CASES if not c["valid"]}
+    assert set(MISSED) <= invalid

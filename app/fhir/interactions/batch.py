@@ -15,6 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.config import API_SOURCE
 from app.errors import FhirError, InvalidRequest, PayloadTooLarge, StructureError
 from app.fhir.bundle_entries import ORDER, Entry, parse_entry
 from app.fhir.bundles import bundle, status_line
@@ -82,7 +83,9 @@ def _response_entry(result: EntryResult, base: str, representation: bool) -> dic
     return entry
 
 
-async def _transaction(ctx: FhirContext, entries: list[Entry], base: str) -> list[EntryResult]:
+async def _transaction(
+    ctx: FhirContext, entries: list[Entry], base: str, source: str = API_SOURCE
+) -> list[EntryResult]:
     _reject_duplicates(entries)
     ordered = sorted(entries, key=lambda e: (ORDER[e.method], e.index))
     results: dict[int, EntryResult] = {}
@@ -93,19 +96,25 @@ async def _transaction(ctx: FhirContext, entries: list[Entry], base: str) -> lis
             await resolve_ids(tx, ordered, ctx.types)
             for entry in ordered:
                 current = entry
-                results[entry.index] = await execute(tx, entry, ctx, base=base, now=now)
+                results[entry.index] = await execute(
+                    tx, entry, ctx, base=base, now=now, source=source
+                )
         except FhirError as exc:
             raise (in_entry(exc, current) if current else exc) from None
     return [results[e.index] for e in entries]
 
 
-async def _batch(ctx: FhirContext, raw_entries: list[Any], base: str) -> list[EntryResult]:
+async def _batch(
+    ctx: FhirContext, raw_entries: list[Any], base: str, source: str = API_SOURCE
+) -> list[EntryResult]:
     results = []
     for index, raw in enumerate(raw_entries):
         try:
             entry = parse_entry(index, raw, base)
             async with ctx.store.write() as tx:
-                results.append(await execute(tx, entry, ctx, base=base, now=ctx.now()))
+                results.append(
+                    await execute(tx, entry, ctx, base=base, now=ctx.now(), source=source)
+                )
         except FhirError as exc:
             results.append(EntryResult.failure(exc))
     return results

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.config import API_SOURCE
 from app.errors import InvalidRequest
 from app.fhir import writes
 from app.fhir.conditional import criteria_request
 from app.fhir.context import context
 from app.fhir.headers import parse_etag, parse_prefer
-from app.fhir.interactions.common import path_id, path_type, write_response
+from app.fhir.interactions.common import path_id, path_type
+from app.fhir.interactions.create import respond_written
 from app.fhir.negotiation import output_format, require_json_body
 from app.fhir.request_body import read_body
-from app.fhir.resource_body import check_resource, parse_json
+from app.fhir.resource_body import check_resource, parse_json, validate_for_write
 
 
 async def _body(request: Request, res_type: str) -> dict[str, Any]:
@@ -44,9 +47,10 @@ async def update(request: Request) -> Response:
     body_id_must_match(resource, res_id)
     if_match = parse_etag(request.headers.get("if-match"))
     prefer = parse_prefer(request.headers.get("prefer"))
+    warnings = tuple(await validate_for_write(ctx, resource, API_SOURCE))
     async with ctx.store.write() as tx:
         outcome = await writes.update(tx, resource, res_id, now=ctx.now(), if_match=if_match)
-    return write_response(request, outcome, prefer, fmt)
+    return respond_written(request, replace(outcome, issues=warnings), prefer, fmt)
 
 
 async def conditional_update(request: Request) -> Response:
@@ -57,6 +61,7 @@ async def conditional_update(request: Request) -> Response:
     criteria, key = criteria_request(res_type, request.query_params.multi_items(), ctx.types)
     if_match = parse_etag(request.headers.get("if-match"))
     prefer = parse_prefer(request.headers.get("prefer"))
+    warnings = tuple(await validate_for_write(ctx, resource, API_SOURCE))
     async with ctx.store.write() as tx:
         existing = await writes.match_one(tx, criteria, key)
         if existing is None:
@@ -66,4 +71,4 @@ async def conditional_update(request: Request) -> Response:
             if resource.get("id") not in (None, existing):
                 body_id_must_match(resource, existing)
         outcome = await writes.update(tx, resource, res_id, now=ctx.now(), if_match=if_match)
-    return write_response(request, outcome, prefer, fmt)
+    return respond_written(request, replace(outcome, issues=warnings), prefer, fmt)

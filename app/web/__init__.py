@@ -1,0 +1,1 @@
+"""Human-readable pages: the regional profile documentation (``/profiles``, ``docs/profiles``)."""

@@ -1,0 +1,1 @@
+"""Helpers of scripts/build_profiles.py: the snapshot generator for the regional profiles."""

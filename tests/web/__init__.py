@@ -1,0 +1,1 @@
+"""Tests of the human-readable pages (app/web)."""
