@@ -65,19 +65,19 @@ SR_CODES = (
     ("41976001", "Cardiac catheterisation"),
     ("252416005", "Computed tomography of heart"),
     ("429064006", "Exercise echocardiography"),
-    ("4659005", "Cardiovascular stress testing"),
+    ("306302005", "Referral to cardiac surgeon"),
     ("29303009", "Electrocardiographic procedure"),
     ("386053000", "Evaluation procedure"),
     ("308447003", "Referral to cardiac rehabilitation"),
     ("390906007", "Follow-up encounter"),
     ("698314001", "Consultation for treatment"),
-    ("719984001", "Referral to heart valve clinic"),
+    ("308471005", "Referral to cardiologist"),
 )
 SR_STATUS = ("active",) * 5 + ("completed",) * 4 + ("revoked", "on-hold", "draft")
 PROC_CODES = (
     ("865051000000105", "Transcatheter mitral valve leaflet clip repair"),
-    ("384641003", "Mitral valve repair"),
-    ("26789004", "Mitral valve replacement"),
+    ("720583008", "Transcatheter implantation of mitral valve"),
+    ("53059001", "Replacement of mitral valve"),
     ("433236007", "Transthoracic echocardiography"),
     ("105376000", "Transoesophageal echocardiography"),
     ("41976001", "Cardiac catheterisation"),
