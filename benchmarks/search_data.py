@@ -24,6 +24,7 @@ import orjson
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 MRN = "https://fhir.mitral.nhs.uk/Id/mrn"
 SNOMED = "http://snomed.info/sct"
+PATHWAY_STAGE = "https://fhir.southlondon-mitral.nhs.uk/CodeSystem/pathway-stage"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 PER_PATIENT = 7
@@ -202,7 +203,8 @@ def patient_group(rng: random.Random, n: int) -> tuple[list[dict[str, Any]], Gro
                 "code": "AMB",
                 "display": "ambulatory",
             },
-            "type": [_cc(SNOMED, "719984001", "Multidisciplinary team meeting")],
+            # no verified SNOMED CT concept for an MDT meeting: the regional pathway stage
+            "type": [_cc(PATHWAY_STAGE, "heart-team-review", "Heart-team review")],
             "subject": {"reference": pat},
             "basedOn": [{"reference": sr}],
             "period": {"start": _ts(mdt_day, 13, 0), "end": _ts(mdt_day, 14, 0)},
@@ -238,7 +240,7 @@ def patient_group(rng: random.Random, n: int) -> tuple[list[dict[str, Any]], Gro
                     ),
                 },
                 {
-                    "code": _cc(LOINC, "79943-7", "Mitral valve EROA"),
+                    "code": _cc(LOINC, "80071-4", "Mitral valve EROA"),
                     "valueQuantity": {
                         "value": round(rng.uniform(0.1, 0.6), 2),
                         "unit": "cm2",
