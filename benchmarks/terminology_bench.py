@@ -25,19 +25,16 @@ if __name__ == "__main__":
     ensure_project_venv(__file__)
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import os
-import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import harness
 import sections
+from loops import Settings, async_rate, commit, latency, rate
 
 from app.terminology.local import LocalTerminology
 from app.terminology.service import ExpandRequest, TranslateRequest, ValidateCodeRequest
@@ -55,55 +52,7 @@ EXPAND_TARGET_MS = 20.0
 WORDS = ("mitral", "tricuspid", "aortic", "pulmonary")
 
 
-@dataclass(frozen=True)
-class Settings:
-    seconds: float
-    repeats: int
-
-
 # --- timing -------------------------------------------------------------------------------
-
-
-def _rate(batch: Callable[[], int], settings: Settings) -> float:
-    """Operations per second: median over repeats of a loop of ``batch`` for ``seconds``."""
-    rates = []
-    for _ in range(settings.repeats):
-        budget = int(settings.seconds * 1e9)
-        ops, start = 0, time.perf_counter_ns()
-        while (elapsed := time.perf_counter_ns() - start) < budget:
-            ops += batch()
-        rates.append(ops / (elapsed / 1e9))
-    return statistics.median(rates)
-
-
-def _async_rate(batch: Callable[[], Awaitable[int]], settings: Settings) -> float:
-    async def run() -> float:
-        rates = []
-        for _ in range(settings.repeats):
-            budget = int(settings.seconds * 1e9)
-            ops, start = 0, time.perf_counter_ns()
-            while (elapsed := time.perf_counter_ns() - start) < budget:
-                ops += await batch()
-            rates.append(ops / (elapsed / 1e9))
-        return statistics.median(rates)
-
-    return asyncio.run(run())
-
-
-def _latency(call: Callable[[], object], settings: Settings) -> dict[str, float]:
-    """p50/p95 in ms of single calls, every sample of every repeat pooled."""
-    samples: list[int] = []
-    for _ in range(settings.repeats):
-        budget = int(settings.seconds * 1e9)
-        start = time.perf_counter_ns()
-        while time.perf_counter_ns() - start < budget:
-            t0 = time.perf_counter_ns()
-            call()
-            samples.append(time.perf_counter_ns() - t0)
-    cuts = statistics.quantiles(samples, n=100, method="inclusive") if len(samples) > 1 else []
-    p50 = cuts[49] if cuts else float(samples[0])
-    p95 = cuts[94] if cuts else float(samples[0])
-    return {"p50_ms": p50 / 1e6, "p95_ms": p95 / 1e6, "samples": len(samples)}
 
 
 # --- workloads ----------------------------------------------------------------------------
@@ -201,9 +150,9 @@ def _validate_cases(local: LocalTerminology, settings: Settings) -> dict[str, An
     return {
         "requests": len(requests),
         "hits": hits,
-        "sync": _rate(ours, settings),
-        "async": _async_rate(ours_async, settings),
-        "baseline": _rate(baseline, settings),
+        "sync": rate(ours, settings),
+        "async": async_rate(ours_async, settings),
+        "baseline": rate(baseline, settings),
     }
 
 
@@ -239,9 +188,9 @@ def _translate_cases(local: LocalTerminology, settings: Settings) -> dict[str, A
     return {
         "requests": len(requests),
         "mapped": mapped,
-        "sync": _rate(ours, settings),
-        "async": _async_rate(ours_async, settings),
-        "baseline": _rate(baseline, settings),
+        "sync": rate(ours, settings),
+        "async": async_rate(ours_async, settings),
+        "baseline": rate(baseline, settings),
     }
 
 
@@ -275,8 +224,8 @@ def _expand_cases(settings: Settings) -> dict[str, Any]:
 
         cases[name] = {
             "total": total,
-            "ours": _latency(ours, settings),
-            "baseline": _latency(baseline, settings),
+            "ours": latency(ours, settings),
+            "baseline": latency(baseline, settings),
         }
     return cases
 
@@ -286,25 +235,6 @@ def _words(concept: dict[str, Any]) -> list[str]:
 
 
 # --- report -------------------------------------------------------------------------------
-
-
-def _commit() -> str:
-    """HEAD from .git's files, without running git: a benchmark must not take git's index
-    lock while someone commits."""
-    git = harness.ROOT / ".git"
-    try:
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head[:7]
-        ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()[:7]
-        for line in (git / "packed-refs").read_text().splitlines():
-            if line.endswith(" " + ref):
-                return line[:7]
-    except OSError:
-        pass
-    return "unknown"
 
 
 def _n(value: float) -> str:
@@ -402,7 +332,7 @@ def main() -> int:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "elapsed_s": round(time.monotonic() - started),
         "machine": machine,
-        "commit": _commit(),
+        "commit": commit(harness.ROOT),
         "seconds": settings.seconds,
         "repeats": settings.repeats,
     }

@@ -32,15 +32,13 @@ import asyncio
 import datetime as dt
 import json
 import os
-import statistics
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import harness
 import orjson
 import sections
+from loops import Settings, rate
 
 sys.path.insert(0, str(harness.ROOT))
 
@@ -56,24 +54,6 @@ PROFILES = harness.ROOT / "profiles" / "build"
 CORPUS = harness.ROOT / "tests" / "fixtures" / "ftc-validator"
 TARGET_PROFILE = "MV-Referral"
 TARGET_MS = 1.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    seconds: float
-    repeats: int
-
-
-def _rate(batch: Callable[[], int], settings: Settings) -> float:
-    """Resources per second: median over repeats of a loop of ``batch`` for ``seconds``."""
-    rates = []
-    for _ in range(settings.repeats):
-        budget = int(settings.seconds * 1e9)
-        ops, start = 0, time.perf_counter_ns()
-        while (elapsed := time.perf_counter_ns() - start) < budget:
-            ops += batch()
-        rates.append(ops / (elapsed / 1e9))
-    return statistics.median(rates)
 
 
 def _profile_of(resource: dict[str, Any]) -> str:
@@ -115,10 +95,10 @@ def _profile_case(
     return {
         "profile": url,
         "bytes": len(raw),
-        "parse": _rate(parse, settings),
-        "structural": _rate(structural, settings),
-        "base": _rate(base, settings),
-        "full": _rate(complete, settings),
+        "parse": rate(parse, settings),
+        "structural": rate(structural, settings),
+        "base": rate(base, settings),
+        "full": rate(complete, settings),
     }
 
 
