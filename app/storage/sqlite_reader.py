@@ -17,6 +17,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, cast
@@ -66,6 +67,8 @@ class _Job(Generic[T]):
 
 INLINE_BUDGET = 0.002
 """Seconds a statement may run on the event loop before it moves to a reader thread."""
+_SLOW_SHAPES = 256
+"""How many statement shapes that outran the budget are remembered (least recent dropped)."""
 
 
 class _Inline:
@@ -119,6 +122,9 @@ class SqliteReaders:
         self._conns: list[sqlite3.Connection] = []
         self._inline: _Inline | None = None
         self.timeout = timeout or None
+        self._thread_first: OrderedDict[str, None] = OrderedDict()
+        """Statements (SQL text) that last ran past the inline budget: the next run of the same
+        shape goes straight to a thread instead of spending the budget again first."""
 
     def _run(self, job: _Job[T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -133,10 +139,24 @@ class SqliteReaders:
         if self._inline is None:
             self._inline = _Inline(self._connect())
             self._conns.append(self._inline.conn)
-        done_inline, result = self._inline.run(fn, args)
-        if done_inline:
-            return cast(T, result)
-        return await self._on_thread(fn, args)
+        shape = args[0] if args and isinstance(args[0], str) else None
+        if shape is None or shape not in self._thread_first:
+            done_inline, result = self._inline.run(fn, args)
+            if done_inline:
+                return cast(T, result)
+            if shape is not None:
+                self._remember_slow(shape)
+        started = time.perf_counter()
+        result = await self._on_thread(fn, args)
+        if shape is not None and time.perf_counter() - started < INLINE_BUDGET / 2:
+            self._thread_first.pop(shape, None)  # fast again (other values): try inline
+        return result
+
+    def _remember_slow(self, shape: str) -> None:
+        self._thread_first[shape] = None
+        self._thread_first.move_to_end(shape)
+        if len(self._thread_first) > _SLOW_SHAPES:
+            self._thread_first.popitem(last=False)
 
     async def _on_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         job = _Job(fn, args)

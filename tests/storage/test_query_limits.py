@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -150,6 +151,38 @@ async def test_sqlite_fast_reads_stay_on_the_loop_and_slow_ones_move_to_a_thread
         await readers.close()
     # the inline attempt was cut off before reaching where_am_i; the thread's run finished
     assert len(threads) == 1 and threads[0].startswith("mitral-sqlite-read")
+
+
+async def test_sqlite_a_statement_that_outran_the_budget_goes_straight_to_a_thread(tmp_path):
+    """The same SQL again skips the inline attempt (2 ms wasted per run otherwise); a fast
+    statement keeps running inline."""
+    readers = SqliteReaders(
+        lambda: sqlite3.connect(str(tmp_path / "memory.sqlite3"), check_same_thread=False),
+        threads=1,
+        timeout=None,
+    )
+    attempts: list[str] = []
+    try:
+        await readers.call(fetch_all, "SELECT 1", ())
+        inline = readers._inline
+        assert inline is not None
+        original = inline.run
+
+        def counting(fn: Any, args: tuple[Any, ...]) -> Any:
+            attempts.append(args[0])
+            return original(fn, args)
+
+        inline.run = counting  # type: ignore[method-assign]
+        slow = (
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
+            "SELECT max(x) FROM c"
+        )
+        assert await readers.call(fetch_all, slow, (3_000_000,)) == [(3_000_000,)]
+        assert await readers.call(fetch_all, slow, (2_000_000,)) == [(2_000_000,)]
+        assert await readers.call(fetch_all, "SELECT 2", ()) == [(2,)]
+    finally:
+        await readers.close()
+    assert attempts == [slow, "SELECT 2"]
 
 
 async def test_fetch_planned_answers_like_fetch(backend, limited_db):
