@@ -6,6 +6,7 @@ shared machine moves one loop, not the figure.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import time
@@ -81,3 +82,21 @@ def commit(root: Path) -> str:
     except OSError:
         pass
     return "unknown"
+
+
+def arguments(
+    description: str | None, *, seconds: float, repeats: int, output: Path
+) -> argparse.Namespace:
+    """The options every in-process benchmark takes: loop length, loops, where to write."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--seconds", type=float, default=seconds, help=f"per loop (default {seconds})"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=repeats, help=f"loops per figure (default {repeats})"
+    )
+    parser.add_argument("--output", type=Path, default=output)
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
+    args = parser.parse_args()
+    args.settings = Settings(seconds=args.seconds, repeats=args.repeats)
+    return args

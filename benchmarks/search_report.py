@@ -281,5 +281,4 @@ METHOD_NOTES = (
 
 
 def write_section(output: Path, results: dict[str, Any]) -> None:
-    document = output.read_text() if output.exists() else "# Benchmarks\n"
-    output.write_text(sections.splice(document, "search-bench", render(results)))
+    sections.write(output, "search-bench", render(results))

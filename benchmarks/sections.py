@@ -8,6 +8,7 @@ a run of the main suite carries over untouched.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 OWNED = ("search-bench", "terminology-bench", "validation-bench")
 """The marker names of the sections other scripts own, in the order they appear."""
@@ -43,3 +44,9 @@ def carry_over(rendered: str, previous: str) -> str:
         if section:
             rendered = splice(rendered, name, section)
     return rendered
+
+
+def write(output: Path, name: str, section: str) -> None:
+    """Replace (or add) section ``name`` of ``output``, creating the file if need be."""
+    document = output.read_text() if output.exists() else "# Benchmarks\n"
+    output.write_text(splice(document, name, section))

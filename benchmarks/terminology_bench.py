@@ -24,7 +24,6 @@ from bootstrap import ensure_project_venv
 if __name__ == "__main__":
     ensure_project_venv(__file__)
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -33,6 +32,7 @@ import time
 from typing import Any
 
 import harness
+import loops
 import sections
 from loops import Settings, async_rate, commit, latency, rate
 
@@ -310,13 +310,13 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=0.6, help="per loop (default 0.6)")
-    parser.add_argument("--repeats", type=int, default=5, help="loops per case (default 5)")
-    parser.add_argument("--output", type=Path, default=harness.ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-write", action="store_true", help="print the section only")
-    args = parser.parse_args()
-    settings = Settings(seconds=args.seconds, repeats=args.repeats)
+    args = loops.arguments(
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        seconds=0.6,
+        repeats=5,
+        output=harness.ROOT / "docs" / "benchmarks.md",
+    )
+    settings: Settings = args.settings
     started = time.monotonic()
     local = LocalTerminology.from_directory(harness.ROOT / "terminology")
     results: dict[str, Any] = {
@@ -339,8 +339,7 @@ def main() -> int:
     section = render(results)
     print(section)
     if not args.no_write:
-        document = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
-        args.output.write_text(sections.splice(document, "terminology-bench", section))
+        sections.write(args.output, "terminology-bench", section)
         print(f"wrote the Terminology section of {args.output}")
     return 0
 

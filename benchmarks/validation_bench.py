@@ -27,7 +27,6 @@ from bootstrap import ensure_project_venv
 if __name__ == "__main__":
     ensure_project_venv(__file__)
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -36,6 +35,7 @@ import time
 from typing import Any
 
 import harness
+import loops
 import orjson
 import sections
 from loops import Settings, rate
@@ -214,13 +214,13 @@ def render(results: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=0.4, help="per loop (default 0.4)")
-    parser.add_argument("--repeats", type=int, default=3, help="loops per stage (default 3)")
-    parser.add_argument("--output", type=Path, default=harness.ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--no-write", action="store_true", help="print the section only")
-    args = parser.parse_args()
-    settings = Settings(seconds=args.seconds, repeats=args.repeats)
+    args = loops.arguments(
+        __doc__.split("\n\n")[0] if __doc__ else None,
+        seconds=0.4,
+        repeats=3,
+        output=harness.ROOT / "docs" / "benchmarks.md",
+    )
+    settings: Settings = args.settings
     started = time.monotonic()
     warm_up()
     validator = Validator(
@@ -252,8 +252,7 @@ def main() -> int:
     section = render(results)
     print(section)
     if not args.no_write:
-        document = args.output.read_text() if args.output.exists() else "# Benchmarks\n"
-        args.output.write_text(sections.splice(document, "validation-bench", section))
+        sections.write(args.output, "validation-bench", section)
         print(f"wrote the Validation section of {args.output}")
     return 0
 

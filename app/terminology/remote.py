@@ -28,6 +28,7 @@ from app.clients.fhir_client import FhirClient, redacted
 from app.clients.parameters import expect_parameters, first, parameter, parameters, parts, value
 from app.errors import InvalidRequest, Issue, NotSupported
 from app.terminology.service import (
+    EQUIVALENCES,
     Coding,
     Designation,
     Equivalence,
@@ -58,7 +59,6 @@ PROPERTY_TYPES: dict[str, PropertyType] = {
     "valueDateTime": "dateTime",
     "valueDecimal": "decimal",
 }
-EQUIVALENCES: frozenset[str] = frozenset(get_args(Equivalence))
 R5_RELATIONSHIPS: dict[str, Equivalence] = {
     "related-to": "relatedto",
     "equivalent": "equivalent",

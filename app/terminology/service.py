@@ -13,7 +13,7 @@ that cannot be evaluated (e.g. a ValueSet including a system we do not hold) is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from app.errors import Issue
 
@@ -85,6 +85,8 @@ Equivalence = Literal[
     "unmatched",
     "disjoint",
 ]
+EQUIVALENCES: frozenset[str] = frozenset(get_args(Equivalence))
+"""The R4 ConceptMap equivalence codes, for checking content and remote answers."""
 
 
 @dataclass(frozen=True, slots=True)

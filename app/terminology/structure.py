@@ -9,26 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from app.terminology.problems import ContentProblem
+from app.terminology.service import EQUIVALENCES
 
 STATUSES = frozenset({"draft", "active", "retired", "unknown"})
 CS_CONTENT = frozenset({"not-present", "example", "fragment", "complete", "supplement"})
 HIERARCHY = frozenset({"grouped-by", "is-a", "part-of", "classified-with"})
 FILTER_OPS = frozenset(
     {"=", "is-a", "descendent-of", "is-not-a", "regex", "in", "not-in", "generalizes", "exists"}
-)
-EQUIVALENCES = frozenset(
-    {
-        "relatedto",
-        "equivalent",
-        "equal",
-        "wider",
-        "subsumes",
-        "narrower",
-        "specializes",
-        "inexact",
-        "unmatched",
-        "disjoint",
-    }
 )
 KINDS = ("CodeSystem", "ValueSet", "ConceptMap")
 
