@@ -69,6 +69,10 @@ INLINE_BUDGET = 0.002
 """Seconds a statement may run on the event loop before it moves to a reader thread."""
 _SLOW_SHAPES = 256
 """How many statement shapes that outran the budget are remembered (least recent dropped)."""
+_FAST_TO_FORGET = 8
+"""Consecutive fast thread runs before a remembered shape tries inline again. One fast run
+is not enough: a prefix search is fast for a rare prefix and slow for a common one, and
+forgetting on the first fast run made the next slow one waste the budget again."""
 
 
 class _Inline:
@@ -122,9 +126,10 @@ class SqliteReaders:
         self._conns: list[sqlite3.Connection] = []
         self._inline: _Inline | None = None
         self.timeout = timeout or None
-        self._thread_first: OrderedDict[str, None] = OrderedDict()
-        """Statements (SQL text) that last ran past the inline budget: the next run of the same
-        shape goes straight to a thread instead of spending the budget again first."""
+        self._thread_first: OrderedDict[str, int] = OrderedDict()
+        """Statements (SQL text) that ran past the inline budget, with how many thread runs in a
+        row have since been fast: the next run of the same shape goes straight to a thread
+        instead of spending the budget again first."""
 
     def _run(self, job: _Job[T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -148,12 +153,19 @@ class SqliteReaders:
                 self._remember_slow(shape)
         started = time.perf_counter()
         result = await self._on_thread(fn, args)
-        if shape is not None and time.perf_counter() - started < INLINE_BUDGET / 2:
-            self._thread_first.pop(shape, None)  # fast again (other values): try inline
+        if shape is not None:
+            if time.perf_counter() - started >= INLINE_BUDGET / 2:
+                self._remember_slow(shape)
+            else:
+                fast = self._thread_first.get(shape, 0) + 1
+                if fast >= _FAST_TO_FORGET:
+                    self._thread_first.pop(shape, None)  # fast for a while: try inline
+                elif shape in self._thread_first:
+                    self._thread_first[shape] = fast
         return result
 
     def _remember_slow(self, shape: str) -> None:
-        self._thread_first[shape] = None
+        self._thread_first[shape] = 0
         self._thread_first.move_to_end(shape)
         if len(self._thread_first) > _SLOW_SHAPES:
             self._thread_first.popitem(last=False)
