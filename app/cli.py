@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from app.cli_ingest import register as register_ingest
 from app.config import Settings, get_settings
 from app.storage import migrate
 
@@ -139,6 +140,9 @@ def reindex(
 
     done = asyncio.run(run())
     console.print(f"reindexed {done} resources")
+
+
+register_ingest(cli)
 
 
 def main() -> None:

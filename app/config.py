@@ -82,6 +82,29 @@ class Settings(BaseSettings):
         default=REPO / "profiles" / "build",
         description="Directory of the built StructureDefinitions the validator loads",
     )
+    mappings_dir: Path = Field(
+        default=REPO / "mappings",
+        description="Directory of the per-centre ingest mapping specs (<centre>.yaml)",
+    )
+    mllp_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the HL7 v2 MLLP listener (default: off); MITRAL_FHIR_MLLP_CENTRE "
+        "names the centre whose feed it receives",
+    )
+    ingest_background: bool = Field(
+        default=True,
+        description="Map units a crash left unmapped, and run the MLLP listener, at start-up",
+    )
+    poll_centres: str = Field(
+        default="{}",
+        description='JSON object: centre -> {"url": FHIR base, "types": [resource types], '
+        '"interval_seconds": 300}; each centre\'s FHIR API is polled by _lastUpdated',
+    )
+    mllp_host: str = Field(default="127.0.0.1", description="Address the MLLP listener binds")
+    mllp_centre: str | None = Field(default=None, description="Centre of the MLLP feed")
+    mllp_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     # JSON text, not dicts: `serve` hands settings to its workers as str(value) (app/cli.py).
     validate_on_write: str = Field(
         default=json.dumps(DEFAULT_WRITE_VALIDATION),
@@ -92,6 +115,19 @@ class Settings(BaseSettings):
         description="JSON object: write source -> {resource type -> profile url or [urls]}",
     )
     log_level: str = "info"
+
+    @field_validator("poll_centres")
+    @classmethod
+    def _check_polls(cls, value: str) -> str:
+        for centre, conf in _json_object(value).items():
+            if not isinstance(conf, dict) or not isinstance(conf.get("url"), str):
+                raise ValueError(f"poll_centres.{centre} needs a 'url'")
+            if not isinstance(conf.get("types"), list) or not conf["types"]:
+                raise ValueError(f"poll_centres.{centre} needs a non-empty 'types' list")
+        return value
+
+    def polls(self) -> dict[str, dict[str, Any]]:
+        return {c: dict(v) for c, v in _json_object(self.poll_centres).items()}
 
     @field_validator("validate_on_write")
     @classmethod

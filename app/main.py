@@ -23,7 +23,11 @@ from app.fhir.context import FHIR_PREFIX, FhirContext
 from app.fhir.dispatch import FhirDispatcher
 from app.fhir.publish import PublishError, publish_terminology
 from app.fhir.responses import fhir_response, internal_error_response, outcome_response
+from app.fhir.ingest_routes import router as ingest_router
 from app.fhir.router import ROUTES
+from app.ingest.mapping.spec import SpecError, load_specs
+from app.ingest.pipeline import Ingestor
+from app.ingest.services import ingest_services
 from app.storage.database import create_database
 from app.storage.store import ResourceStore
 from app.terminology.content import TerminologyContentError
@@ -139,6 +143,18 @@ async def _publish(ctx: FhirContext, resources: list[dict[str, Any]]) -> None:
     )
 
 
+def _ingestor(ctx: FhirContext, settings: Settings, local: LocalTerminology) -> Ingestor | None:
+    """The per-centre mappings; a broken mapping file stops start-up, naming the file."""
+    if not settings.mappings_dir.is_dir():
+        log.warning("no mappings directory at %s: ingest is off", settings.mappings_dir)
+        return None
+    try:
+        specs = load_specs(settings.mappings_dir)
+    except SpecError as exc:
+        raise StartupError(f"mapping is invalid: {exc}") from None
+    return Ingestor(ctx, specs, local)
+
+
 class MitralApp(FastAPI):
     """FastAPI for the lifespan, health and docs; FHIR traffic goes straight to the dispatcher.
 
@@ -184,6 +200,7 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             terminology_urls=_canonicals(resources),
         )
         app.state.fhir = ctx
+        app.state.ingestor = _ingestor(ctx, settings, local)
         try:
             await _publish(ctx, resources)
             if settings.demo_data:
@@ -195,7 +212,9 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             # in flight. Frozen, the collector skips them.
             gc.collect()
             gc.freeze()
-            yield
+            async with ingest_services(app.state.ingestor, settings) as services:
+                app.state.ingest_services = services
+                yield
         finally:
             if remote is not None:
                 await remote.aclose()
@@ -228,6 +247,7 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             return HTMLResponse(pages.not_found(name), status_code=HTTPStatus.NOT_FOUND)
         return HTMLResponse(page)
 
+    app.include_router(ingest_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

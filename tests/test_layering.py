@@ -20,6 +20,19 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"errors", "config"},
     "validation": {"errors", "model", "terminology"},
     "search": {"errors", "model", "storage", "validation"},
+    # Ingest writes with the REST API's own write semantics and write policy
+    # (app.fhir.writes, app.fhir.resource_body); the HTTP routes for ingest live in app.fhir.
+    "ingest": {
+        "errors",
+        "model",
+        "storage",
+        "validation",
+        "terminology",
+        "search",
+        "clients",
+        "config",
+        "fhir",
+    },
 }
 
 

@@ -132,10 +132,12 @@ async def _profile_issues(
     (a ServiceRequest from a centre is a referral or an intervention request)."""
     meta = resource.get("meta")
     claimed = meta.get("profile") if isinstance(meta, dict) else None
-    if len(required) <= 1 or (
-        isinstance(claimed, list) and any(url in claimed for url in required)
-    ):
-        return await ctx.validator.validate(resource, profiles=required if required else ())
+    if len(required) <= 1:
+        return await ctx.validator.validate(resource, profiles=required)
+    chosen = tuple(url for url in required if isinstance(claimed, list) and url in claimed)
+    if chosen:
+        # The resource says which of the alternatives it is: judge it by that one.
+        return await ctx.validator.validate(resource, profiles=chosen)
     verdicts = [await ctx.validator.validate(resource, profiles=(url,)) for url in required]
     counts = [sum(1 for i in issues if is_error(i)) for issues in verdicts]
     best = counts.index(min(counts))

@@ -137,3 +137,38 @@ INDEX_TABLES = (
     search_quantity,
     search_uri,
 )
+
+ingest_unit = sa.Table(
+    "ingest_unit",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("unit_id", sa.Text, nullable=False, unique=True),
+    sa.Column("centre", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("transport", sa.Text, nullable=False),
+    sa.Column("source_name", sa.Text, nullable=True),
+    sa.Column("position", sa.Text, nullable=True),
+    sa.Column("context", sa.LargeBinary, nullable=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("received_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sa.Column("outcome", sa.LargeBinary, nullable=True),
+    sa.Column("result", sa.LargeBinary, nullable=True),
+    sa.Index("ix_ingest_unit_status", "status", "centre", "seq"),
+)
+"""Every unit of input (an HL7 v2 message, a CSV row, a vendor Bundle), stored before it is
+acknowledged and before it is mapped (migration 0004). ``unit_id`` is a digest of centre, kind,
+context and content, so the same input sent twice is one unit. ``status`` is ``received``
+(not yet mapped: picked up again after a crash), ``mapped`` or ``quarantined`` (``outcome``
+holds the OperationOutcome). ``result`` lists what the mapping wrote."""
+
+ingest_watermark = sa.Table(
+    "ingest_watermark",
+    metadata,
+    sa.Column("centre", sa.Text, primary_key=True),
+    sa.Column("res_type", sa.Text, primary_key=True),
+    sa.Column("instant", sa.Text, nullable=False),
+)
+"""How far polling a centre's FHIR API has got, per resource type (``meta.lastUpdated``)."""

@@ -1,0 +1,140 @@
+"""Turning source text into FHIR primitive values (``as:`` in a mapping spec).
+
+Dates are where feeds go wrong (see docs/mapping.md): HL7 v2 and CSV times usually carry no
+offset, so the centre's configured zone supplies it, correct on both sides of a DST change.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.ingest.hl7v2.timestamps import hl7_date, hl7_datetime
+
+AS_TYPES = (
+    "string",
+    "code",
+    "date",
+    "dateTime",
+    "instant",
+    "integer",
+    "decimal",
+    "boolean",
+    "nhs-number",
+)
+_FHIR_DATETIME = re.compile(
+    r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+_TRUE = {"true", "y", "yes", "1", "t"}
+_FALSE = {"false", "n", "no", "0", "f"}
+
+
+def nhs_number(text: str) -> str:
+    """The 10-digit NHS number with a valid modulus 11 check digit, spaces removed."""
+    digits = text.replace(" ", "").replace("-", "")
+    if len(digits) != 10 or not digits.isdigit():
+        raise ValueError(f"{text!r} is not an NHS number: it needs 10 digits")
+    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    if check == 10 or check != int(digits[9]):
+        raise ValueError(f"{text!r} is not a valid NHS number: the check digit is wrong")
+    return digits
+
+
+def _with_zone(moment: datetime, zone: ZoneInfo) -> str:
+    # +00:00, not Z: the time is London's (in winter), not a UTC instant the centre sent.
+    return moment.replace(tzinfo=zone, fold=0).isoformat()
+
+
+def _strptime(text: str, formats: list[str]) -> datetime:
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} matches none of the formats {', '.join(formats)}")
+
+
+def _fhir_datetime(text: str, zone: ZoneInfo) -> str:
+    if not _FHIR_DATETIME.match(text):
+        raise ValueError(f"{text!r} is not a FHIR dateTime")
+    if "T" in text and not (text.endswith("Z") or re.search(r"[+-]\d{2}:\d{2}$", text)):
+        return _with_zone(datetime.fromisoformat(text), zone)
+    return text
+
+
+def _number(value: str, as_type: str) -> Any:
+    try:
+        return int(value) if as_type == "integer" else float(Decimal(value))
+    except (ValueError, InvalidOperation):
+        what = "a whole number" if as_type == "integer" else "a decimal number"
+        raise ValueError(f"{value!r} is not {what}") from None
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not a yes/no value")
+
+
+def _date(value: str, kind: str, date_formats: list[str]) -> str:
+    if kind == "hl7v2":
+        return hl7_date(value)
+    if kind == "csv" and date_formats:
+        return _strptime(value, date_formats).date().isoformat()
+    if not re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", value):
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+    return value
+
+
+def _datetime(
+    value: str, kind: str, zone: ZoneInfo, date_formats: list[str], datetime_formats: list[str]
+) -> str:
+    if kind == "hl7v2":
+        return hl7_datetime(value, zone)
+    if kind == "csv" and (datetime_formats or date_formats):
+        try:
+            return _with_zone(_strptime(value, datetime_formats), zone)
+        except ValueError:
+            if not date_formats:
+                raise
+            return _strptime(value, date_formats).date().isoformat()
+    return _fhir_datetime(value, zone)
+
+
+def convert(
+    value: str,
+    as_type: str,
+    *,
+    kind: str,
+    zone: ZoneInfo,
+    date_formats: list[str],
+    datetime_formats: list[str],
+) -> Any:
+    """``value`` as the FHIR primitive ``as_type``; ``ValueError`` says what is wrong."""
+    if as_type == "string":
+        return value
+    if as_type == "code":
+        return value.strip()
+    if as_type == "nhs-number":
+        return nhs_number(value)
+    if as_type in ("integer", "decimal"):
+        return _number(value, as_type)
+    if as_type == "boolean":
+        return _boolean(value)
+    if as_type == "date":
+        return _date(value, kind, date_formats)
+    if as_type in ("dateTime", "instant"):
+        out = _datetime(value, kind, zone, date_formats, datetime_formats)
+        if as_type == "instant" and "T" not in out:
+            raise ValueError(f"{value!r} is not an instant: it needs a time of day")
+        return out
+    raise ValueError(f"unknown type {as_type!r}")

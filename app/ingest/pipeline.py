@@ -1,0 +1,281 @@
+"""The ingest pipeline: log every unit, map it, validate it, write it with its Provenance, or
+quarantine it with the reason. Nothing is lost and nothing is written twice.
+
+1. ``receive`` cuts the input into units and logs them all in one committed transaction
+   (deduplicated by digest) before anything else: from then on nothing can be lost.
+2. Each unit is read back from its stored bytes, mapped, and validated against the regional
+   profiles (``validate_for_write`` with source ``ingest:<centre>``).
+3. A chunk of units is written in one transaction together with their new status, so after
+   a crash a unit is either mapped with all its writes or still ``received``, and ``resume``
+   maps it again; deterministic ids and no-op updates make that safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from app.errors import FhirError, Issue, ResourceNotFound
+from app.fhir.context import FhirContext
+from app.fhir.resource_body import check_resource, validate_for_write
+from app.ingest.mapping.codes import centre_terminology
+from app.ingest.mapping.engine import Mapped, Mapper
+from app.ingest.mapping.spec import Spec
+from app.ingest.records import SourceError, SourceRecord
+from app.ingest.reports import Receipt, UnitReport
+from app.ingest.units import Cut, cut, kind_for, records
+from app.ingest.writer import UnitWrite, ensure_organization, write_unit
+from app.storage import ingest_log
+from app.storage.ingest_log import LoggedUnit
+from app.terminology.local import LocalTerminology
+
+log = logging.getLogger(__name__)
+
+_NOISE = ("dom-6:",)
+"""Warnings every mapped resource would carry (no narrative): not worth a line per unit."""
+CHUNK = 50
+"""Units per write transaction: one commit per unit would bound ingest by fsyncs."""
+
+
+class UnknownCentre(ResourceNotFound):
+    pass
+
+
+class Ingestor:
+    """Everything ingest needs, built once: the specs and a mapper per centre."""
+
+    def __init__(self, ctx: FhirContext, specs: dict[str, Spec], local: LocalTerminology) -> None:
+        self.ctx = ctx
+        self.local = local
+        self.specs = specs
+        self.mappers = {c: Mapper(s, centre_terminology(s, local)) for c, s in specs.items()}
+        self._organizations: set[str] = set()
+        """Centres whose Organization this process has written (once is enough)."""
+
+    def spec(self, centre: str) -> Spec:
+        found = self.specs.get(centre)
+        if found is None:
+            known = ", ".join(sorted(self.specs)) or "none"
+            raise UnknownCentre(f"Unknown centre {centre!r} (known: {known})")
+        return found
+
+    async def receive(
+        self,
+        centre: str,
+        content: bytes,
+        *,
+        media_type: str | None = None,
+        transport: str = "http",
+        source_name: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Receipt:
+        """Log every unit of ``content``, then map the new ones. ``SourceError`` only for a
+        request that is not for this centre at all (wrong content type)."""
+        spec = self.spec(centre)
+        kind_for(spec, media_type)
+        receipt = Receipt(centre)
+        batch: list[Cut] = []
+        for piece in cut(spec, content, transport=transport, source_name=source_name):
+            batch.append(piece)
+            if len(batch) >= CHUNK * 4:
+                receipt.units.extend(await self._log_and_map(batch, progress))
+                batch = []
+        if batch:
+            receipt.units.extend(await self._log_and_map(batch, progress))
+        return receipt
+
+    async def _log_and_map(
+        self, pieces: list[Cut], progress: Callable[[int], None] | None
+    ) -> list[UnitReport]:
+        now = self.ctx.now()
+        async with self.ctx.db.write() as conn:
+            statuses = await ingest_log.log_units(conn, [p.unit for p in pieces], now)
+        reports: dict[str, UnitReport] = {}
+        fresh: list[str] = []
+        problems: dict[str, SourceError] = {}
+        for piece in pieces:
+            uid = piece.unit.unit_id
+            status = statuses.get(uid, ingest_log.RECEIVED)
+            if uid in reports or uid in problems:
+                continue
+            if status != ingest_log.RECEIVED:
+                reports[uid] = UnitReport(uid, piece.unit.position, status, repeat=True)
+                continue
+            fresh.append(uid)
+            if piece.problem is not None:
+                problems[uid] = piece.problem
+        mapped = await self.process(fresh, known_problems=problems)
+        reports.update((r.unit_id, r) for r in mapped)
+        if progress is not None:
+            progress(len(pieces))
+        out: list[UnitReport] = []
+        for piece in pieces:
+            report = reports.get(piece.unit.unit_id)
+            if report is not None:
+                out.append(report)
+        return out
+
+    async def store_message(self, centre: str, content: bytes, transport: str) -> list[Cut]:
+        """Log the units of one MLLP frame (committed before the caller ACKs)."""
+        spec = self.spec(centre)
+        pieces = list(cut(spec, content, transport=transport))
+        async with self.ctx.db.write() as conn:
+            await ingest_log.log_units(conn, [p.unit for p in pieces], self.ctx.now())
+        return pieces
+
+    async def process(
+        self, unit_ids: Sequence[str], *, known_problems: dict[str, SourceError] | None = None
+    ) -> list[UnitReport]:
+        """Map and write logged units (``received`` ones; replay resets others first)."""
+        reports: list[UnitReport] = []
+        for start in range(0, len(unit_ids), CHUNK):
+            chunk = list(unit_ids[start : start + CHUNK])
+            async with self.ctx.db.read() as conn:
+                units = [
+                    u
+                    for u in await ingest_log.get_units(conn, chunk)
+                    if u.status == ingest_log.RECEIVED
+                ]
+            if not units:
+                continue
+            known = known_problems or {}
+            prepared = [await self._prepare(u, known.get(u.unit_id)) for u in units]
+            try:
+                reports.extend(await self._commit(prepared))
+            except FhirError as exc:
+                if len(prepared) == 1:
+                    reports.extend(await self._quarantine_after_write(prepared[0], exc))
+                    continue
+                log.warning("ingest chunk failed (%s); writing its units one by one", exc)
+                for one in prepared:
+                    try:
+                        reports.extend(await self._commit([one]))
+                    except FhirError as single:
+                        reports.extend(await self._quarantine_after_write(one, single))
+        return reports
+
+    async def _prepare(self, unit: LoggedUnit, problem: SourceError | None) -> UnitWrite:
+        spec = self.spec(unit.centre)
+        mapper = self.mappers[unit.centre]
+        prepared = UnitWrite(unit=unit, spec=spec)
+        if problem is None:
+            try:
+                found = records(spec, unit.kind, unit.content, unit.context)
+            except SourceError as exc:
+                problem = exc
+        if problem is not None:
+            prepared.errors.append(_source_issue(problem, unit))
+            return prepared
+        mapped = self._map(mapper, found)
+        prepared.merges = mapped.merges
+        prepared.warnings.extend(mapped.warnings)
+        prepared.errors.extend(mapped.errors)
+        if prepared.errors:
+            return prepared
+        source = f"ingest:{unit.centre}"
+        for n, resource in enumerate(mapped.resources):
+            try:
+                checked = check_resource(resource, expected_type=resource["resourceType"])
+                warnings = await validate_for_write(self.ctx, checked, source, expression_prefix="")
+            except FhirError as exc:
+                prepared.errors.extend(_located(exc.all_issues(), resource, n))
+                continue
+            prepared.resources.append(checked)
+            prepared.warnings.extend(w for w in warnings if not w.diagnostics.startswith(_NOISE))
+        return prepared
+
+    def _map(self, mapper: Mapper, found: list[SourceRecord]) -> Mapped:
+        if len(found) == 1:
+            return mapper.map_record(found[0])
+        return map_bundle(mapper, found)
+
+    async def _commit(self, prepared: list[UnitWrite]) -> list[UnitReport]:
+        now = self.ctx.now()
+        reports: list[UnitReport] = []
+        async with self.ctx.store.write() as tx:
+            for item in prepared:
+                if item.spec.centre not in self._organizations:
+                    await ensure_organization(tx, item.spec, now)
+                reports.append(await write_unit(tx, self.ctx, item, now))
+        self._organizations.update(item.spec.centre for item in prepared)
+        return reports
+
+    async def _quarantine_after_write(self, item: UnitWrite, exc: FhirError) -> list[UnitReport]:
+        item.errors.extend(exc.all_issues())
+        item.resources = []
+        return await self._commit([item])
+
+    async def replay(self, unit_ids: Sequence[str]) -> list[UnitReport]:
+        """Map quarantined (or any) units again, e.g. after a mapping fix."""
+        async with self.ctx.db.write() as conn:
+            for uid in unit_ids:
+                unit = await ingest_log.get_unit(conn, uid)
+                if unit is None:
+                    raise UnknownUnit(f"No ingest unit {uid!r}")
+                await ingest_log.set_status(
+                    conn,
+                    uid,
+                    ingest_log.RECEIVED,
+                    outcome=unit.outcome,
+                    result=unit.result,
+                    now=self.ctx.now(),
+                    attempt=False,
+                )
+        return await self.process(list(unit_ids))
+
+    async def resume(self) -> list[UnitReport]:
+        """Map every unit still ``received`` (left by a crash or a stop mid-batch)."""
+        reports: list[UnitReport] = []
+        while True:
+            async with self.ctx.db.read() as conn:
+                pending = await ingest_log.list_units(
+                    conn, status=ingest_log.RECEIVED, limit=CHUNK * 4
+                )
+            if not pending:
+                return reports
+            reports.extend(await self.process([u.unit_id for u in pending]))
+
+
+class UnknownUnit(ResourceNotFound):
+    pass
+
+
+def map_bundle(mapper: Mapper, found: list[SourceRecord]) -> Mapped:
+    """A vendor Bundle: plan every entry first so entries can reference each other by their
+    fullUrl or ``Type/id`` (``ref: {resolve: ...}``), then build them all."""
+    out = Mapped()
+    aliases: dict[str, str] = {}
+    plans = []
+    for record in found:
+        problem = mapper.check_source(record)
+        if problem is not None:
+            out.errors.append(problem)
+            continue
+        ev = mapper.evaluation(record, aliases)
+        planned = mapper.plan(ev)
+        if planned:
+            primary = f"{planned[0][0].type}/{planned[0][2]}"
+            for name in (getattr(record, "full_url", None), getattr(record, "local_ref", None)):
+                if name:
+                    aliases[f"@{name}"] = primary
+        plans.append((record, ev, planned))
+    for record, ev, planned in plans:
+        ev.aliases.update(aliases)
+        built = mapper.build(ev, planned)
+        out.resources.extend(built.resources)
+        out.merges.extend(built.merges)
+        out.errors.extend(ev.issues)
+        out.warnings.extend(mapper.unread_warnings(record, mapper.spec.rules[record.rule_key]))
+    return out
+
+
+def _source_issue(problem: SourceError, unit: LoggedUnit) -> Issue:
+    where = problem.location or unit.position or "input"
+    return Issue("error", problem.code, f"{where}: {problem.message}")
+
+
+def _located(issues: list[Issue], resource: dict[str, Any], n: int) -> list[Issue]:
+    """Validation issues of the n-th mapped resource, saying which one it was."""
+    label = f"{resource['resourceType']}/{resource.get('id')} (mapped resource {n + 1})"
+    return [Issue(i.severity, i.code, f"{label}: {i.diagnostics}", i.expression) for i in issues]

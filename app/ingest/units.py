@@ -1,0 +1,122 @@
+"""Cutting an input (a file, an HTTP body, an MLLP frame) into units and reading a stored
+unit back as source records.
+
+A unit is what is mapped or quarantined as a whole: an HL7 v2 message, a CSV row (stored with
+its header line so it can be read alone on replay), a vendor FHIR Bundle or resource. Reading
+goes through the stored bytes only, so a replay after a mapping fix reads exactly what the
+first attempt read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.ingest.csv_source import CsvRowError, read_csv, read_row
+from app.ingest.fhir_source import read_bundle
+from app.ingest.hl7v2.parse import parse_message
+from app.ingest.hl7v2.split import split_messages
+from app.ingest.mapping.spec import Spec
+from app.ingest.records import SourceError, SourceRecord
+from app.storage.ingest_log import NewUnit
+
+HL7_TYPES = ("x-application/hl7-v2+er7", "application/hl7-v2", "application/edi-hl7")
+CSV_TYPES = ("text/csv",)
+FHIR_TYPES = ("application/fhir+json", "application/json")
+
+
+def unit_id(centre: str, kind: str, context: bytes | None, content: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (centre.encode(), kind.encode(), context or b"", content):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A unit to log, and the reason it cannot be read when that is already known."""
+
+    unit: NewUnit
+    problem: SourceError | None = None
+
+
+def kind_for(spec: Spec, media_type: str | None) -> str:
+    """The centre's source kind; a media type that contradicts it is a client error."""
+    if media_type:
+        base = media_type.split(";")[0].strip().lower()
+        given = (
+            "hl7v2"
+            if base in HL7_TYPES
+            else "csv"
+            if base in CSV_TYPES
+            else "fhir"
+            if base in FHIR_TYPES
+            else None
+        )
+        if given is None:
+            raise SourceError(f"content type {base!r} is not HL7 v2 ER7, CSV or FHIR JSON", "")
+        if given != spec.source:
+            raise SourceError(
+                f"{spec.centre} sends {spec.source}, but this input is {given} ({base})",
+                "",
+                code="not-supported",
+            )
+    return spec.source
+
+
+def cut(
+    spec: Spec, content: bytes, *, transport: str, source_name: str | None = None
+) -> Iterator[Cut]:
+    """The units of one input, in order. Never raises for bad content: an input that cannot
+    be cut is one unit with its problem, so it is logged and quarantined, not lost."""
+
+    def new(body: bytes, position: str | None, context: bytes | None = None) -> NewUnit:
+        uid = unit_id(spec.centre, spec.source, context, body)
+        return NewUnit(
+            uid, spec.centre, spec.source, transport, source_name, position, context, body
+        )
+
+    if spec.source == "hl7v2":
+        for n, message in enumerate(split_messages(content), start=1):
+            yield Cut(new(message, f"message {n}"))
+        return
+    if spec.source == "fhir":
+        yield Cut(new(content, source_name or "bundle"))
+        return
+    csv = spec.csv
+    assert csv is not None
+    try:
+        parsed = read_csv(
+            content,
+            columns=csv.columns,
+            required=csv.required,
+            delimiter=csv.delimiter,
+            encoding=csv.encoding,
+            kind=csv.kind,
+            source_name=source_name or "",
+        )
+    except SourceError as exc:
+        yield Cut(new(content, source_name or "file"), exc)
+        return
+    header = parsed.header_line.encode("utf-8")
+    for row in parsed.rows():
+        if isinstance(row, CsvRowError):
+            body = row.raw.encode("utf-8")
+            problem = SourceError(row.message, f"line {row.line}", code="structure")
+            yield Cut(new(body, f"line {row.line}", header), problem)
+        else:
+            yield Cut(new(row.raw_line.encode("utf-8"), row.position, header))
+
+
+def records(spec: Spec, kind: str, content: bytes, context: bytes | None) -> list[SourceRecord]:
+    """The source records of one stored unit; ``SourceError`` when it cannot be read."""
+    if kind == "hl7v2":
+        return [parse_message(content)]
+    if kind == "fhir":
+        return list(read_bundle(content))
+    csv = spec.csv
+    assert csv is not None
+    header = (context or b"").decode("utf-8")
+    return [read_row(header, content.decode("utf-8"), csv.delimiter, csv.kind)]
