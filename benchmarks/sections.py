@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-OWNED = ("search-bench", "terminology-bench", "validation-bench")
+OWNED = ("search-bench", "terminology-bench", "validation-bench", "ingest-bench")
 """The marker names of the sections other scripts own, in the order they appear."""
 
 

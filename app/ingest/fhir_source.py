@@ -10,6 +10,11 @@ walk could disagree with fhirpathpy (a step into a primitive's extensions, a fil
 repeating or non-text value) it hands over. Everything else (functions, operators,
 ``%resource``) is compiled once by fhirpathpy and cached module-wide.
 
+An evaluation error (``single()`` on two items) raises ``SourceError`` so the unit is
+quarantined, but fhirpathpy reports one only when it is the expression's result:
+``identifier.single().value`` quietly gives nothing. Items are the resource's own JSON
+objects, not copies.
+
 Numbers are parsed by orjson, as everywhere in the service: a decimal comes out as Python
 writes the float (``1.50`` -> ``"1.5"``), an integer as written.
 
@@ -59,6 +64,7 @@ _STEP: Final = re.compile(
     rf"(?:where\(\s*(?P<sub>{_NAME}(?:\.{_NAME})*)\s*=\s*'(?P<literal>[^'\\]*)'\s*\)|(?P<name>{_NAME}))"
     r"(?:\.|$)"
 )
+_ANY_RESOURCE: Final = frozenset({"Resource", "DomainResource", None})
 _TEXT_TYPES: Final = frozenset(
     {"string", "code", "uri", "url", "canonical", "id", "oid", "uuid", "markdown", "System.String"}
 )
@@ -253,19 +259,31 @@ def _walk(focus: list[Typed], steps: tuple[Step, ...]) -> list[Typed] | None:
             continue
         reached: list[Typed] = []
         for value, type_path in focus:
-            if not isinstance(value, dict):
+            if value.__class__ is not dict:
                 return None
             for key, child_type in _member(type_path, name):
                 child = value.get(key)
                 if child is None:
                     continue
-                for item in child if isinstance(child, list) else (child,):
-                    if isinstance(item, dict) and "resourceType" in item:
-                        reached.append((item, str(item["resourceType"])))
-                    elif item is not None:
-                        reached.append((item, child_type))
+                if child_type in _ANY_RESOURCE:
+                    reached += _typed_resources(child, child_type)
+                elif child.__class__ is list:
+                    reached += [(item, child_type) for item in child if item is not None]
+                else:
+                    reached.append((child, child_type))
         focus = reached
     return focus
+
+
+def _typed_resources(child: Any, child_type: str | None) -> list[Typed]:
+    """A resource held in another (``contained``) is typed by its own ``resourceType``."""
+    found: list[Typed] = []
+    for item in child if isinstance(child, list) else (child,):
+        if isinstance(item, dict) and isinstance(item.get("resourceType"), str):
+            found.append((item, item["resourceType"]))
+        elif item is not None:
+            found.append((item, child_type))
+    return found
 
 
 def _filter(focus: list[Typed], where: _Where) -> list[Typed] | None:
@@ -351,9 +369,9 @@ class FhirRecord:
         for key, value in self.resource.items():
             name = key[1:] if key.startswith("_") else key
             element = choices.get(name, name)
-            if element in _NOT_REPORTED or value in (None, "", [], {}):
+            if element in self._read or name in self._read or element in _NOT_REPORTED:
                 continue
-            if element in self._read or name in self._read:
+            if value in (None, "", [], {}):
                 continue
             reported = f"{self.rule_key}.{element}"
             if reported not in missing:
@@ -396,7 +414,7 @@ class FhirRecord:
         if bound is not None:
             focus = bound.value
             if bound.type_path is not None and not isinstance(focus, ResourceNode):
-                focus = ResourceNode.create_node(focus, bound.type_path)
+                focus = ResourceNode.create_node(focus, bound.type_path)  # type: ignore[no-untyped-call]
         try:
             raw = evaluate(focus, {"resource": self.resource})
         except Exception as exc:  # fhirpathpy raises plain Exceptions

@@ -50,8 +50,6 @@ class Ingestor:
         self.local = local
         self.specs = specs
         self.mappers = {c: Mapper(s, centre_terminology(s, local)) for c, s in specs.items()}
-        self._organizations: set[str] = set()
-        """Centres whose Organization this process has written (once is enough)."""
 
     def spec(self, centre: str) -> Spec:
         found = self.specs.get(centre)
@@ -194,11 +192,10 @@ class Ingestor:
         now = self.ctx.now()
         reports: list[UnitReport] = []
         async with self.ctx.store.write() as tx:
+            for spec in {item.spec.centre: item.spec for item in prepared}.values():
+                await ensure_organization(tx, spec, now)  # no-op once written
             for item in prepared:
-                if item.spec.centre not in self._organizations:
-                    await ensure_organization(tx, item.spec, now)
                 reports.append(await write_unit(tx, self.ctx, item, now))
-        self._organizations.update(item.spec.centre for item in prepared)
         return reports
 
     async def _quarantine_after_write(self, item: UnitWrite, exc: FhirError) -> list[UnitReport]:
@@ -266,7 +263,8 @@ def map_bundle(mapper: Mapper, found: list[SourceRecord]) -> Mapped:
         out.resources.extend(built.resources)
         out.merges.extend(built.merges)
         out.errors.extend(ev.issues)
-        out.warnings.extend(mapper.unread_warnings(record, mapper.spec.rules[record.rule_key]))
+        if not ev.issues:
+            out.warnings.extend(mapper.unread_warnings(record, mapper.spec.rules[record.rule_key]))
     return out
 
 

@@ -209,7 +209,7 @@ def backoff_delay(interval: float, failures: int, cap: float) -> float:
     failure, at most ``cap`` (never below the interval)."""
     if failures <= 0:
         return interval
-    return max(interval, min(interval * 2**failures, cap))
+    return max(interval, min(interval * float(2**failures), cap))
 
 
 async def run_polling(

@@ -55,11 +55,12 @@ class CsvFile:
             codec=self._codec,
             delimiter=self.delimiter,
         )
+        known = frozenset(self.header).union(self.columns)
         for raw in raws:
             if raw.blank:
                 continue
             yield row_from_raw(
-                raw, self.header, kind=self.kind, header_line=self.header_line, columns=self.columns
+                raw, self.header, kind=self.kind, header_line=self.header_line, known=known
             )
 
 

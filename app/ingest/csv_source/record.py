@@ -6,7 +6,7 @@ mapping is fixed, it can be read again alone without the rest of the file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.ingest.csv_source.lines import RawRecord, records_from_text
@@ -57,8 +57,9 @@ class CsvRecord:
         cells: dict[str, str],
         raw_line: str,
         header_line: str,
-        columns: Iterable[str] = (),
+        known: frozenset[str],
     ) -> None:
+        """``known``: every name that may be read, the header's and the mapping's columns."""
         self.kind = "csv"
         self.rule_key = kind
         self.line = line
@@ -66,7 +67,7 @@ class CsvRecord:
         self.raw_line = raw_line
         self.header_line = header_line
         self._cells = cells
-        self._known = frozenset(cells).union(columns)
+        self._known = known
         self._read: set[str] = set()
 
     @classmethod
@@ -111,8 +112,9 @@ def row_from_raw(
     *,
     kind: str,
     header_line: str,
-    columns: Iterable[str],
+    known: frozenset[str],
     where: str = "",
+    line_known: bool = True,
 ) -> CsvRecord | CsvRowError:
     """A data record checked against its header: same number of cells, or a row error."""
     where = where or f"line {raw.line}"
@@ -129,11 +131,11 @@ def row_from_raw(
         )
     return CsvRecord(
         kind=kind,
-        line=raw.line,
+        line=raw.line if line_known else None,
         cells=dict(zip(header, raw.cells, strict=True)),
         raw_line=raw.text,
         header_line=header_line,
-        columns=columns,
+        known=known,
     )
 
 
@@ -161,7 +163,13 @@ def read_row(
     if len(rows) != 1:
         raise SourceError(f"{where}: the stored row holds {len(rows)} CSV records, not 1", where)
     row = row_from_raw(
-        rows[0], header, kind=kind, header_line=header_line, columns=columns, where=where
+        rows[0],
+        header,
+        kind=kind,
+        header_line=header_line,
+        known=frozenset(header).union(columns),
+        where=where,
+        line_known=line is not None,
     )
     if isinstance(row, CsvRowError):
         raise SourceError(row.message, where)

@@ -16,6 +16,10 @@ Reading rules (``Hl7Record.values``):
   ``EVERYMAN^ADAM`` is ``EVERYMAN^ADAM``) so the parts stay separable; one with a single
   part returns that part's value (``X^`` is ``X``).
 - The HL7 null ``""`` counts as empty: FHIR has no "delete this value" marker to carry it.
+
+Segments are split into fields, repetitions, components and subcomponents on first use, so a
+message costs little more than reading its lines. (python-hl7's ``hl7.parse`` builds the
+whole tree up front: about 3 ms for a 1 KB message here, over the whole budget of a unit.)
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
-
-import hl7
 
 from app.ingest.records import ROOT, Scope, SourceError
 
@@ -37,6 +39,10 @@ _ESCAPE = re.compile(r"\\([^\\]*)\\")
 _ESCAPES = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\", ".br": "\n", "H": "", "N": ""}
 _NOT_REPORTED = frozenset({"MSH", "MSA"})
 _NULL = '""'
+
+Component = list[str]  # its subcomponents
+Repetition = list[Component]
+Field = list[Repetition]
 
 
 class Hl7Path(NamedTuple):
@@ -78,31 +84,38 @@ def _unescape_one(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def _parts(node: Any) -> list[Any]:
-    """python-hl7 keeps a part without separators as a bare string, else as a list."""
-    return [node] if isinstance(node, str) else list(node)
+def _split_field(text: str) -> Field:
+    if "^" not in text and "~" not in text and "&" not in text:
+        return [[[text]]]  # most fields: empty or a plain value
+    return [[component.split("&") for component in rep.split("^")] for rep in text.split("~")]
 
 
-def _er7(node: Any, separator: str) -> str:
-    return node if isinstance(node, str) else separator.join(node)
+def _split_segment(line: str) -> list[Field]:
+    """Index n is field n; for MSH that needs MSH-1 (the ``|`` itself) put back."""
+    texts = line.split("|")
+    if texts[0] == "MSH":
+        return [[[[texts[0]]]], [[["|"]]], [[[texts[1]]]], *map(_split_field, texts[2:])]
+    return [[[[texts[0]]]], *map(_split_field, texts[1:])]
+
+
+def _er7(component: Component) -> str:
+    return "&".join(component)
 
 
 def _blank(text: str) -> bool:
     return not text or text == _NULL
 
 
-def _component_value(component: Any) -> str:
-    subs = _parts(component)
-    if len(subs) == 1 or not any(subs[1:]):
-        return unescape(subs[0])
-    return "&".join(subs).rstrip("&")
+def _component_value(component: Component) -> str:
+    if len(component) == 1 or not any(component[1:]):
+        return unescape(component[0])
+    return "&".join(component).rstrip("&")
 
 
-def _repetition_value(repetition: Any) -> str:
-    components = _parts(repetition)
-    raw = [_er7(c, "&") for c in components]
+def _repetition_value(repetition: Repetition) -> str:
+    raw = [_er7(c) for c in repetition]
     if len(raw) == 1 or not any(raw[1:]):
-        return _component_value(components[0])
+        return _component_value(repetition[0])
     return "^".join(raw).rstrip("^")
 
 
@@ -111,12 +124,13 @@ class Hl7Record:
 
     kind = "hl7v2"
 
-    def __init__(self, message: Any, segment_ids: list[str], text: str, encoding: str) -> None:
-        self._segments: list[Any] = list(message)
-        self._ids = segment_ids
+    def __init__(self, lines: list[str], encoding: str) -> None:
+        self._lines = lines
+        self._split: list[list[Field] | None] = [None] * len(lines)
+        self._ids = [line[:3] for line in lines]
         self._index: dict[str, list[int]] | None = None
         self._read: set[tuple[str, int, int | None, int | None]] = set()
-        self.raw_text = text
+        self.raw_text = "\r".join(lines) + "\r"
         """The decoded message, segments ended by ``\\r``."""
         self.encoding = encoding
         """``utf-8``, or ``cp1252`` when the bytes were not UTF-8 (worth a warning)."""
@@ -131,7 +145,7 @@ class Hl7Record:
     def header_field(self, number: int) -> str:
         """MSH-``number`` as ER7 text (escapes kept), for building replies; not a read."""
         reps = self._repetitions(0, number)
-        return "~".join("^".join(_er7(c, "&") for c in _parts(rep)) for rep in reps)
+        return "~".join("^".join(map(_er7, rep)) for rep in reps)
 
     def values(self, path: str, scope: Scope = ROOT) -> list[str]:
         where = parse_path(path)
@@ -174,21 +188,28 @@ class Hl7Record:
         for index, segment_id in enumerate(self._ids):
             if segment_id in _NOT_REPORTED:
                 continue
-            fields = self._segments[index]
+            fields = self._fields(index)
             for number in range(1, len(fields)):
-                for rep in _parts(fields[number]):
+                if (segment_id, number, None, None) in self._read:
+                    continue
+                for rep in fields[number]:
                     self._unread_in(segment_id, number, rep, report)
         return list(report)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _unread_in(self, segment: str, field: int, rep: Any, report: dict[str, None]) -> None:
-        components = _parts(rep)
-        simple = len(components) == 1 or not any(_er7(c, "&") for c in components[1:])
-        for c_number, component in enumerate(components, start=1):
-            subs = _parts(component)
-            simple_component = len(subs) == 1 or not any(subs[1:])
-            for s_number, sub in enumerate(subs, start=1):
+    def _unread_in(
+        self, segment: str, field: int, rep: Repetition, report: dict[str, None]
+    ) -> None:
+        if len(rep) == 1 and len(rep[0]) == 1:
+            value = rep[0][0]
+            if not _blank(value) and not self._covered(segment, field, 1, 1):
+                report.setdefault(f"{segment}-{field}", None)
+            return
+        simple = not any(map(_er7, rep[1:]))
+        for c_number, component in enumerate(rep, start=1):
+            simple_component = len(component) == 1 or not any(component[1:])
+            for s_number, sub in enumerate(component, start=1):
                 if _blank(sub) or self._covered(segment, field, c_number, s_number):
                     continue
                 if simple and simple_component:
@@ -207,24 +228,29 @@ class Hl7Record:
             or (segment, field, component, sub) in read
         )
 
-    def _value(self, rep: Any, component: int | None, sub: int | None) -> str:
+    def _value(self, rep: Repetition, component: int | None, sub: int | None) -> str:
         if component is None:
             return _repetition_value(rep)
-        components = _parts(rep)
-        if component > len(components):
+        if component > len(rep):
             return ""
         if sub is None:
-            return _component_value(components[component - 1])
-        subs = _parts(components[component - 1])
+            return _component_value(rep[component - 1])
+        subs = rep[component - 1]
         return unescape(subs[sub - 1]) if sub <= len(subs) else ""
 
     def _header(self, field: int, component: int) -> str:
         reps = self._repetitions(0, field)
         return self._value(reps[0], component, None) if reps else ""
 
-    def _repetitions(self, segment: int, field: int) -> list[Any]:
-        fields = self._segments[segment]
-        return _parts(fields[field]) if field < len(fields) else []
+    def _fields(self, segment: int) -> list[Field]:
+        fields = self._split[segment]
+        if fields is None:
+            fields = self._split[segment] = _split_segment(self._lines[segment])
+        return fields
+
+    def _repetitions(self, segment: int, field: int) -> Field:
+        fields = self._fields(segment)
+        return fields[field] if field < len(fields) else []
 
     def _occurrences(self, segment_id: str) -> list[int]:
         if self._index is None:
@@ -262,8 +288,8 @@ def parse_message(raw: bytes) -> Hl7Record:
     if not lines:
         raise SourceError("the message is empty", "", "required")
     _check_header(lines[0])
-    ids = _check_segments(lines)
-    record = Hl7Record(hl7.parse("\r".join(lines)), ids, "\r".join(lines) + "\r", encoding)
+    _check_segments(lines)
+    record = Hl7Record(lines, encoding)
     if not record.message_type:
         raise SourceError("MSH-9 message type is missing", "MSH-9", "required")
     if not record.control_id:
@@ -280,7 +306,7 @@ def parse_header(raw: bytes) -> Hl7Record | None:
         _check_header(lines[0])
     except SourceError:
         return None
-    return Hl7Record(hl7.parse(lines[0]), ["MSH"], lines[0] + "\r", "utf-8")
+    return Hl7Record(lines[:1], "utf-8")
 
 
 def _decode(raw: bytes) -> tuple[str, str]:
@@ -322,8 +348,7 @@ def _check_header(first: str) -> None:
         )
 
 
-def _check_segments(lines: list[str]) -> list[str]:
-    ids: list[str] = []
+def _check_segments(lines: list[str]) -> None:
     for number, line in enumerate(lines, start=1):
         segment_id = line[:3]
         if not _SEGMENT_ID.match(segment_id) or line[3:4] not in ("|", ""):
@@ -345,7 +370,5 @@ def _check_segments(lines: list[str]) -> list[str]:
                 f"segment {number}",
                 "structure",
             )
-        ids.append(segment_id)
-    if len(ids) == 1:
+    if len(lines) == 1:
         raise SourceError("the message has only an MSH segment: it is cut off", "", "structure")
-    return ids

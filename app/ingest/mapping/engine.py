@@ -156,10 +156,14 @@ class Mapper:
                     continue
                 parts: list[str] = []
                 for part in res.key:
+                    before = len(ev.issues)
                     value = evaluate(ev, part, scope, f"{res.type}.id")
                     if dropped(value):
-                        path = part.get("from", "") if isinstance(part, dict) else ""
-                        ev.problem(path, f"no value for the {res.type} key", res.type, "required")
+                        if len(ev.issues) == before:  # not already said (e.g. a bad value)
+                            path = part.get("from", "") if isinstance(part, dict) else ""
+                            ev.problem(
+                                path, f"no value for the {res.type} key", res.type, "required"
+                            )
                         break
                     parts.append(str(value))
                 else:
@@ -194,7 +198,8 @@ class Mapper:
         ev = self.evaluation(record)
         out = self.build(ev, self.plan(ev))
         out.errors = ev.issues
-        out.warnings = self.unread_warnings(record, self.spec.rules[record.rule_key])
+        if not out.errors:  # a quarantined unit's unread parts are noise next to its errors
+            out.warnings = self.unread_warnings(record, self.spec.rules[record.rule_key])
         return out
 
     def unread_warnings(self, record: SourceRecord, rule: MessageRule) -> list[Issue]:

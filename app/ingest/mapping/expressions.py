@@ -12,6 +12,7 @@ wrong with it at once.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +106,17 @@ def _check_expression(template: dict[str, Any], aliases: set[str]) -> None:
         check_template(template["concat"], aliases)
 
 
+def _asks(template: Any) -> bool:
+    """Whether a template reads the source (so coming out empty means: not sent)."""
+    if isinstance(template, list):
+        return any(_asks(t) for t in template)
+    if isinstance(template, dict):
+        if is_expression(template):
+            return "const" not in template
+        return any(_asks(v) for v in template.values())
+    return False
+
+
 def _substitute(value: Any, variables: dict[str, str]) -> Any:
     if isinstance(value, str) and "$" in value:
         for name, replacement in variables.items():
@@ -129,11 +141,16 @@ def evaluate(ev: Evaluation, template: Any, scope: Scope, target: str) -> Any:
         if is_expression(template):
             return _expression(ev, template, scope, target)
         obj: dict[str, Any] = {}
+        found = asked = False
         for key, sub in template.items():
             value = evaluate(ev, sub, scope, f"{target}.{key}")
+            if _asks(sub):
+                asked = True
+                found = found or value is not _DROP
             if value is not _DROP:
                 obj[key] = value
-        return obj if obj else _DROP
+        # {system: X, value: <nothing>} is nothing: literals alone do not make an element.
+        return obj if obj and (found or not asked) else _DROP
     return _substitute(template, ev.variables)
 
 
@@ -254,7 +271,8 @@ def _reference(ev: Evaluation, expr: dict[str, Any], scope: Scope, target: str) 
         value = evaluate(ev, part, scope, target)
         if value is _DROP:
             if ref.get("required", expr.get("required")):
-                ev.problem("", f"the {res_type} reference has no key value", target, "required")
+                path = part.get("from", "") if isinstance(part, dict) else ""
+                ev.problem(path, f"the {res_type} reference has no key value", target, "required")
             return _DROP
         parts.append(str(value))
     return {"reference": f"{res_type}/{ev.id_for(res_type, ref.get('identity'), parts)}"}
@@ -272,7 +290,7 @@ def _expression(ev: Evaluation, expr: dict[str, Any], scope: Scope, target: str)
     if "translate" in expr or "local" in expr:
         return _codings(ev, expr, scope, target)
     if "copy" in expr:
-        items = ev.record.items(expr["copy"], scope)
+        items = copy.deepcopy(ev.record.items(expr["copy"], scope))
         if not items and expr.get("required"):
             ev.problem(expr["copy"], "is required but missing", target, code="required")
         return items if items else _DROP

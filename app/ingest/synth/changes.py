@@ -8,7 +8,7 @@ import random
 from dataclasses import replace
 
 from app.ingest.synth import centres
-from app.ingest.synth.model import Event, later, mrn
+from app.ingest.synth.model import Event, later, mrn, to_minute
 from app.ingest.synth.people import Person, day_month_swapped, misspelt
 
 
@@ -16,6 +16,7 @@ def died(rng: random.Random, events: list[Event]) -> list[Event]:
     """The patient dies part-way: nothing happens after, and a centre reports the death."""
     first, last = events[0].at, events[-1].at
     death = first + (last - first) * rng.uniform(0.5, 1.0) + dt.timedelta(days=rng.randint(1, 60))
+    death = to_minute(death)
     kept = [e for e in events if e.at < death]
     reporters = [
         e for e in kept if centres.CENTRES[e.centre].feed in ("hl7v2", "fhir-bundle", "fhir-api")
@@ -42,7 +43,7 @@ def corrected(rng: random.Random, events: list[Event], person: Person) -> list[E
     wrong = wrong or misspelt(person)
     mine = sorted(by_centre[centre], key=lambda e: e.sent)
     fixed_at = mine[0].sent + (mine[-1].sent - mine[0].sent) * rng.uniform(0.2, 0.8)
-    fixed_at += dt.timedelta(minutes=1)
+    fixed_at = to_minute(fixed_at) + dt.timedelta(minutes=1)
     out = [
         replace(e, person=wrong) if e.centre == centre and e.sent < fixed_at else e for e in events
     ]

@@ -4,6 +4,7 @@ the pages a poller of Hammersmith's FHIR API receives (one searchset page per fi
 from __future__ import annotations
 
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ def bad_kinds(unit: Unit) -> tuple[str, ...]:
     return (INVALID_NHS, INVALID_DATE, UNKNOWN_CODE)
 
 
+def _urn(slug: str, bundle: int, entry: int) -> str:
+    """A fullUrl unique per centre, Bundle and entry, without hashing (it only has to be
+    stable and unique: the ingest never keeps it)."""
+    salt = zlib.crc32(slug.encode())
+    return f"urn:uuid:{uuid.UUID(int=(salt << 96) | (bundle << 8) | entry, version=4)}"
+
+
 def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -74,10 +82,11 @@ def write_bundles(centre: centres.Centre, units: list[Unit], out: Path) -> FeedR
     vendor = VENDORS[centre.slug]
     report = FeedReport("fhir-bundle")
     short = "gstt" if centre.slug == "st-thomas" else "rbh"
+    made: set[Path] = set()
     for n, unit in enumerate(units, start=1):
         e = unit.event
         build = Resources(centre, e, unit.bad)
-        patient_url = f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{centre.slug}|{n}|patient')}"
+        patient_url = _urn(centre.slug, n, 0)
         main = build.main(patient_url)
         patient = build.patient(dated=main is None)
         mrn_system = vendor.ids + "mrn"
@@ -91,7 +100,7 @@ def write_bundles(centre: centres.Centre, units: list[Unit], out: Path) -> FeedR
         if main is not None:
             entries.append(
                 {
-                    "fullUrl": f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{centre.slug}|{n}|main')}",
+                    "fullUrl": _urn(centre.slug, n, 1),
                     "resource": main,
                     "request": {"method": "POST", "url": main["resourceType"]},
                 }
@@ -107,9 +116,11 @@ def write_bundles(centre: centres.Centre, units: list[Unit], out: Path) -> FeedR
             "entry": entries,
         }
         name = f"{unit.sent:%Y-%m}/{short}-{n:06d}.json"
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_dumps(bundle))
+        folder = out / f"{unit.sent:%Y-%m}"
+        if folder not in made:
+            folder.mkdir(parents=True, exist_ok=True)
+            made.add(folder)
+        (out / name).write_bytes(_dumps(bundle))
         report.files.append(name)
         report.count(unit, name, "Bundle")
     return report

@@ -52,9 +52,12 @@ def esc(text: str) -> str:
 
 def seg(name: str, fields: Mapping[int, str | None]) -> str:
     """A segment from its non-empty fields by number (MSH numbering counts MSH-1 as ``|``)."""
-    last = max(fields)
     first = 2 if name in ("MSH", "FHS", "BHS") else 1
-    return name + "|" + "|".join(fields.get(i) or "" for i in range(first, last + 1))
+    parts = [""] * (max(fields) - first + 1)
+    for number, value in fields.items():
+        if value:
+            parts[number - first] = value
+    return name + "|" + "|".join(parts)
 
 
 def ts(moment: dt.datetime) -> str:

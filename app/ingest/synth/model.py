@@ -156,3 +156,8 @@ def later(rng: random.Random, when: dt.datetime, min_days: float, max_days: floa
         day += dt.timedelta(days=7 - day.weekday())
     moment = at_work(day, rng)
     return moment if moment > when else when + dt.timedelta(minutes=rng.randint(20, 180))
+
+
+def to_minute(moment: dt.datetime) -> dt.datetime:
+    """Centre systems stamp to the minute (or second); never microseconds."""
+    return moment.replace(second=0, microsecond=0)

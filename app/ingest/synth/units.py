@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from app.ingest.synth.model import CUTOFF, Event
+from app.ingest.synth.model import CUTOFF, Event, to_minute
 
 INVALID_NHS = "invalid-nhs-number"
 INVALID_DATE = "invalid-date"
@@ -78,7 +78,7 @@ def with_bad_units(
             continue
         out.append(replace(unit, bad=rng.choice(possible)))
         if rng.random() < RESENT_SHARE:
-            resent = unit.sent + dt.timedelta(days=rng.uniform(1, 5))
+            resent = to_minute(unit.sent + dt.timedelta(days=rng.uniform(1, 5)))
             out.append(replace(unit, sent=resent))
     return [u for u in out if u.sent <= CUTOFF]
 
@@ -89,7 +89,7 @@ def with_late_units(rng: random.Random, units: list[Unit], share: float) -> list
     for unit in units:
         late = rng.random() < share
         delay = dt.timedelta(days=rng.uniform(3, 30)) if late else dt.timedelta()
-        out.append(replace(unit, sent=unit.sent + delay) if late else unit)
+        out.append(replace(unit, sent=to_minute(unit.sent + delay)) if late else unit)
     return [u for u in out if u.sent <= CUTOFF]
 
 

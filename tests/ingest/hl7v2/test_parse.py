@@ -261,7 +261,12 @@ def test_each_alone_reads_nothing() -> None:
         (MSH.encode() + b"PID 1 2\r", "segment 2", "structure", "not a segment"),
         (MSH.encode(), "", "structure", "only an MSH segment"),
         (MSH.encode() + b"PID|1\r" + MSH.encode(), "segment 3", "structure", "another message"),
-        (MSH.encode() + b"PID|1||\x81\x8d\r", "", "invalid", "neither UTF-8 nor .* byte 0x81"),
+        (
+            MSH.encode() + b"PID|1||\x81\x8d\r",
+            "",
+            "invalid",
+            "neither UTF-8 nor .*byte 0x81 at offset 72",
+        ),
     ],
 )
 def test_source_errors(raw: bytes, location: str, code: str, reason: str) -> None:

@@ -234,3 +234,35 @@ def merge(control_id: str = "BHC000000108", *, retired: str = "BH00999999") -> s
 def month() -> str:
     """A month's file: referral, MDT, order, booking, admission, procedure."""
     return batch(referral(), mdt(), order(), booking(), admission(), procedure())
+
+
+def follow_up(control_id: str = "BHC000000110", *, based_on: str = "KCH-ORD-000011^KCH") -> str:
+    """A valve clinic after treatment here that another hub's MDT ordered (SCH-26 theirs)."""
+    return message(
+        msh("SIU^S12^SIU_S12", control_id, sent="20260509151500"),
+        seg(
+            "SCH",
+            {
+                1: "BHC-APT-000020^BHC",
+                2: "BHC-APT-000020^BHC",
+                7: "^Valve clinic",
+                25: "Complete",
+                26: based_on,
+            },
+        ),
+        seg("TQ1", {1: "1", 7: "202605081145", 8: "202605081205"}),
+        pid(),
+        seg("RGS", {1: "1", 2: "A"}),
+        seg(
+            "AIS",
+            {
+                1: "1",
+                2: "A",
+                3: "BHC_CLN_001^VALVE CLINIC^99BHC",
+                4: "202605081145",
+                7: "20",
+                8: "min",
+            },
+        ),
+        seg("AIL", {1: "1", 2: "A", 3: "VALVE^^^BHC"}),
+    )

@@ -114,7 +114,8 @@ def entry(resource: dict[str, Any], full_url: str | None = None) -> dict[str, An
     else:
         request = {"method": "POST", "url": resource["resourceType"]}
     return {
-        "fullUrl": full_url or f"urn:uuid:{uuid.uuid4()}",
+        "fullUrl": full_url
+        or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, orjson.dumps(resource).decode())}",
         "resource": resource,
         "request": request,
     }
@@ -307,7 +308,7 @@ async def test_st_thomas_same_bundle_twice_is_a_repeat_and_a_resend_updates_in_p
     # The referral closed after treatment: the same ServiceRequest, version 2.
     closed = await post(client, "st-thomas", st_referral(6, status="completed"))
     assert_clean(closed)
-    assert closed["detail"][0]["updated"] == [f"ServiceRequest/{referral_id}/_history/2"]
+    assert closed["detail"][0]["updated"] == [f"ServiceRequest/{referral_id}"]
     current = (await client.get(f"ServiceRequest/{referral_id}")).json()
     assert (current["status"], current["meta"]["versionId"]) == ("completed", "2")
     assert await versions(client, "Patient", patient_id()) == 1
@@ -441,6 +442,31 @@ async def test_st_thomas_bad_bundle_is_quarantined_whole_with_the_reason(
     [again] = replay.json()["units"]
     assert again["status"] == "quarantined"
     assert detail in diagnostics(again)
+
+
+async def test_st_thomas_patient_update_bundle_updates_the_patient(
+    client: httpx.AsyncClient,
+) -> None:
+    assert_clean(await post(client, "st-thomas", st_referral()))
+    died = patient(GSTT + "mrn", "GST4471203", deceasedDateTime="2026-06-11T04:10:00+01:00")
+    update = await post(client, "st-thomas", bundle(GSTT + "bundle", 7, entry(died, PATIENT_URL)))
+    assert_clean(update)
+    assert update["detail"][0]["updated"] == [f"Patient/{patient_id()}"]
+    current = (await client.get(f"Patient/{patient_id()}")).json()
+    assert (current["deceasedDateTime"], current["meta"]["versionId"]) == (
+        "2026-06-11T04:10:00+01:00",
+        "2",
+    )
+
+
+async def test_st_thomas_element_nobody_maps_is_reported_not_dropped_silently(
+    client: httpx.AsyncClient,
+) -> None:
+    with_note = patient(GSTT + "mrn", "GST4471203", maritalStatus={"text": "Widowed"})
+    receipt = await post(client, "st-thomas", bundle(GSTT + "bundle", 8, entry(with_note)))
+    assert receipt["mapped"] == 1
+    text = diagnostics(receipt["detail"][0])
+    assert "not declared ignored in mappings/st-thomas.yaml: Patient.maritalStatus" in text
 
 
 async def test_st_thomas_unknown_resource_type_is_quarantined(client: httpx.AsyncClient) -> None:
@@ -600,7 +626,7 @@ async def test_hammersmith_polled_resources_map_one_by_one(client: httpx.AsyncCl
 
     # A corrected Patient polled again (higher versionId): a new unit, version 2 in place.
     corrected = await post(client, "hammersmith", orjson.dumps(imp_patient(2, "Okonkwo-Bello")))
-    assert corrected["detail"][0]["updated"] == [f"Patient/{patient_id()}/_history/2"]
+    assert corrected["detail"][0]["updated"] == [f"Patient/{patient_id()}"]
     current = (await client.get(f"Patient/{patient_id()}")).json()
     assert current["name"][0]["family"] == "Okonkwo-Bello"
 
@@ -665,6 +691,16 @@ async def test_hammersmith_searchset_page_with_mdt_and_order(client: httpx.Async
     [
         pytest.param(imp_patient(nhs="9434765918"), "check digit", id="invalid-nhs-number"),
         pytest.param(imp_referral("IMP-CV-R09"), "'IMP-CV-R09' is not a hammersmith", id="code"),
+        pytest.param(
+            {**imp_referral(), "authoredOn": "2025-02-30T09:15:00+00:00"},
+            "ServiceRequest.authoredOn",
+            id="invalid-date",
+        ),
+        pytest.param(
+            {**imp_referral(), "intent": "proposal"},
+            "'proposal' is not one of the mapped values",
+            id="unmapped-intent",
+        ),
     ],
 )
 async def test_hammersmith_bad_resource_is_quarantined(

@@ -47,7 +47,7 @@ def test_bundles_are_transactions_with_the_patient_first(feeds: Feeds, slug: str
 
 
 def test_vendor_code_systems_are_the_vendors_own(feeds: Feeds) -> None:
-    systems = set()
+    systems: set[str] = set()
     for name in feeds.centre("st-thomas")["files"]:
         for e in load(feeds.root / "st-thomas" / name)["entry"]:
             resource = e["resource"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 import random
 import statistics
@@ -12,6 +13,7 @@ from app.ingest.synth.model import CUTOFF, Event, Referral
 TERMINOLOGY = Path(__file__).resolve().parents[3] / "terminology" / "codesystems"
 
 
+@functools.cache
 def cohort(n: int = 600, seed: int = 3) -> list[list[Event]]:
     builder = JourneyBuilder(random.Random(seed))
     return [builder.journey(i) for i in range(1, n + 1)]
