@@ -207,6 +207,10 @@ def create_app(settings: Settings | None = None) -> MitralApp:
                 from app.demo.loader import load_demo_data
 
                 await load_demo_data(ctx)
+                if app.state.ingestor is not None:
+                    from app.demo.feeds import load_demo_feeds
+
+                    await load_demo_feeds(app.state.ingestor)
             # Start-up leaves ~180,000 long-lived objects (definitions, compiled invariants,
             # terminology); a full collection walks them all (~0.2 s) and stalls every request
             # in flight. Frozen, the collector skips them.

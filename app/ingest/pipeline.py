@@ -159,7 +159,7 @@ class Ingestor:
         prepared = UnitWrite(unit=unit, spec=spec)
         if problem is None:
             try:
-                found = records(spec, unit.kind, unit.content, unit.context)
+                found = records(spec, unit.kind, unit.content, unit.context, unit.position)
             except SourceError as exc:
                 problem = exc
         if problem is not None:

@@ -110,7 +110,9 @@ def cut(
             yield Cut(new(row.raw_line.encode("utf-8"), row.position, header))
 
 
-def records(spec: Spec, kind: str, content: bytes, context: bytes | None) -> list[SourceRecord]:
+def records(
+    spec: Spec, kind: str, content: bytes, context: bytes | None, position: str | None = None
+) -> list[SourceRecord]:
     """The source records of one stored unit; ``SourceError`` when it cannot be read."""
     if kind == "hl7v2":
         return [parse_message(content)]
@@ -119,4 +121,6 @@ def records(spec: Spec, kind: str, content: bytes, context: bytes | None) -> lis
     csv = spec.csv
     assert csv is not None
     header = (context or b"").decode("utf-8")
-    return [read_row(header, content.decode("utf-8"), csv.delimiter, csv.kind)]
+    line = int(position[5:]) if position and position.startswith("line ") else None
+    row = read_row(header, content.decode("utf-8"), csv.delimiter, csv.kind, line=line)
+    return [row]

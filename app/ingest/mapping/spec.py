@@ -124,6 +124,8 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"{path}: an hl7v2 mapping needs an 'hl7' block")
     if spec.source == "csv" and spec.csv is None:
         raise SpecError(f"{path}: a csv mapping needs a 'csv' block")
+    if spec.source == "fhir":
+        _check_fhirpaths(path, spec)
     for key, rule in spec.rules.items():
         aliases = {r.alias for r in rule.resources if r.alias}
         for n, resource in enumerate(rule.resources):
@@ -137,6 +139,42 @@ def load_spec(path: Path) -> Spec:
             if not resource.key and resource.identity is None and resource.action == "upsert":
                 raise SpecError(f"{where}: needs a 'key' or an 'identity' for a stable id")
     return spec
+
+
+_PATH_KEYS = ("from", "each", "translate", "local", "copy", "resolve")
+
+
+def _paths(template: Any) -> list[str]:
+    """Every source path a template reads (``where`` keys included)."""
+    found: list[str] = []
+    if isinstance(template, list):
+        for item in template:
+            found.extend(_paths(item))
+    elif isinstance(template, dict):
+        for key, value in template.items():
+            if key in _PATH_KEYS and isinstance(value, str):
+                found.append(value)
+            elif key == "where" and isinstance(value, dict):
+                found.extend(str(k) for k in value)
+            else:
+                found.extend(_paths(value))
+    return found
+
+
+def _check_fhirpaths(path: Path, spec: Spec) -> None:
+    """FHIRPath in a FHIR mapping is compiled now: a typo fails the load, not a message."""
+    from app.ingest.fhir_source import compile_path
+
+    for key, rule in spec.rules.items():
+        for n, res in enumerate(rule.resources):
+            parts = [res.template, res.key, res.when, res.retired, res.for_each]
+            for expression in _paths(parts) + ([res.for_each] if res.for_each else []):
+                try:
+                    compile_path(expression)
+                except ValueError as exc:
+                    raise SpecError(
+                        f"{path}: rules.{key}.resources[{n}]: {expression!r}: {exc}"
+                    ) from exc
 
 
 def load_specs(directory: Path) -> dict[str, Spec]:

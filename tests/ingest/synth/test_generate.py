@@ -8,8 +8,8 @@ from tests.ingest.synth.conftest import PATIENTS, SEED, Feeds
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 # The committed samples: regenerate with generate(FIXTURE_PATIENTS, FIXTURE_SEED, FIXTURES).
-FIXTURE_PATIENTS = 10
-FIXTURE_SEED = 270
+FIXTURE_PATIENTS = 20
+FIXTURE_SEED = 87
 
 
 def tree(root: Path) -> dict[str, bytes]:
