@@ -13,6 +13,7 @@ quarantine it with the reason. Nothing is lost and nothing is written twice.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from app.ingest.records import SourceError, SourceRecord
 from app.ingest.reports import Receipt, UnitReport
 from app.ingest.units import Cut, cut, kind_for, records
 from app.ingest.writer import UnitWrite, ensure_organization, write_unit
+from app.model import fhir_json
 from app.storage import ingest_log
 from app.storage.ingest_log import LoggedUnit
 from app.terminology.local import LocalTerminology
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _NOISE = ("dom-6:",)
 """Warnings every mapped resource would carry (no narrative): not worth a line per unit."""
+_VERDICTS = 4096
+"""Validation verdicts remembered (least recently used dropped)."""
 CHUNK = 50
 """Units per write transaction: one commit per unit would bound ingest by fsyncs."""
 
@@ -50,6 +54,7 @@ class Ingestor:
         self.local = local
         self.specs = specs
         self.mappers = {c: Mapper(s, centre_terminology(s, local)) for c, s in specs.items()}
+        self._verdicts: OrderedDict[tuple[str, bytes], list[Issue] | FhirError] = OrderedDict()
 
     def spec(self, centre: str) -> Spec:
         found = self.specs.get(centre)
@@ -172,16 +177,39 @@ class Ingestor:
         if prepared.errors:
             return prepared
         source = f"ingest:{unit.centre}"
+        structural_only = self.ctx.settings.write_level(source) == "structural"
         for n, resource in enumerate(mapped.resources):
-            try:
-                checked = check_resource(resource, expected_type=resource["resourceType"])
-                warnings = await validate_for_write(self.ctx, checked, source, expression_prefix="")
-            except FhirError as exc:
-                prepared.errors.extend(_located(exc.all_issues(), resource, n))
+            verdict = await self._validate(resource, source, structural_only)
+            if isinstance(verdict, FhirError):
+                prepared.errors.extend(_located(verdict.all_issues(), resource, n))
                 continue
-            prepared.resources.append(checked)
-            prepared.warnings.extend(w for w in warnings if not w.diagnostics.startswith(_NOISE))
+            prepared.resources.append(resource)
+            prepared.warnings.extend(verdict)
         return prepared
+
+    async def _validate(
+        self, resource: dict[str, Any], source: str, structural_only: bool
+    ) -> list[Issue] | FhirError:
+        """The write policy's verdict, remembered by content: a feed maps the same Patient
+        (and its centre's Organizations) into message after message, and validation is a
+        function of the content alone (profiles and terminology are fixed for the process)."""
+        key = (source, fhir_json.dumps(resource))
+        found = self._verdicts.get(key)
+        if found is not None:
+            self._verdicts.move_to_end(key)
+            return found
+        verdict: list[Issue] | FhirError
+        try:
+            if structural_only:  # else the validator's first step is this very walk
+                check_resource(resource, expected_type=resource["resourceType"])
+            warnings = await validate_for_write(self.ctx, resource, source)
+            verdict = [w for w in warnings if not w.diagnostics.startswith(_NOISE)]
+        except FhirError as exc:
+            verdict = exc
+        self._verdicts[key] = verdict
+        if len(self._verdicts) > _VERDICTS:
+            self._verdicts.popitem(last=False)
+        return verdict
 
     def _map(self, mapper: Mapper, found: list[SourceRecord]) -> Mapped:
         if len(found) == 1:

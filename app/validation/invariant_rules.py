@@ -1,5 +1,6 @@
 """Hand-compiled FHIRPath for the hot invariants: those every resource meets (dom-2..dom-6),
-every Reference and Period (ref-1, per-1), and every Observation with a value (obs-7).
+every Reference and Period (ref-1, per-1), every Observation with a value (obs-7), and every
+Condition (con-3..con-5: each ingested diagnosis; ~1 ms each through fhirpathpy).
 
 Every DomainResource runs the dom rules and every Reference runs ref-1, so they are plain
 Python rather than fhirpathpy calls (~0.1 ms each). Each is keyed by its constraint key and
@@ -175,6 +176,56 @@ def obs_7(observation: Any, node: Node) -> bool:
     return True
 
 
+_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+
+
+def _has_coding(concept: Any, system: str, codes: tuple[str, ...]) -> bool:
+    return any(
+        type(c) is dict and c.get("system") == system and c.get("code") in codes
+        for c in _codings(concept)
+    )
+
+
+def _concepts(value: Any) -> list[Any]:
+    return value if type(value) is list else [value] if value is not None else []
+
+
+def con_3(condition: Any, _node: Node) -> bool:
+    """A problem-list Condition not entered in error has a clinicalStatus (every centre's
+    diagnosis goes through this on ingest, so it is plain Python, not fhirpathpy)."""
+    if type(condition) is not dict:
+        return True
+    verification = condition.get("verificationStatus")
+    if verification is None or _has_coding(verification, _VER_STATUS, ("entered-in-error",)):
+        return True
+    categories = _concepts(condition.get("category"))
+    if not any(_has_coding(c, _CATEGORY, ("problem-list-item",)) for c in categories):
+        return True
+    return condition.get("clinicalStatus") is not None
+
+
+def con_4(condition: Any, _node: Node) -> bool:
+    """An abated Condition is inactive, resolved or in remission."""
+    if type(condition) is not dict:
+        return True
+    if not any(k.startswith(("abatement", "_abatement")) for k in condition):
+        return True
+    status = condition.get("clinicalStatus")
+    return _has_coding(status, _CLINICAL, ("resolved", "remission", "inactive"))
+
+
+def con_5(condition: Any, _node: Node) -> bool:
+    """A Condition entered in error has no clinicalStatus."""
+    if type(condition) is not dict:
+        return True
+    verification = condition.get("verificationStatus")
+    if not _has_coding(verification, _VER_STATUS, ("entered-in-error",)):
+        return True
+    return condition.get("clinicalStatus") is None
+
+
 def _key(expression: str) -> str:
     return " ".join(expression.split())
 
@@ -191,7 +242,28 @@ REF_1: Final = (
     "(reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))"
 )
 
+CON_3: Final = (
+    "verificationStatus.empty().not() and verificationStatus.coding.where(system='"
+    + _VER_STATUS
+    + "' and code='entered-in-error').exists().not() and category.coding.where(system='"
+    + _CATEGORY
+    + "' and code='problem-list-item').exists() implies clinicalStatus.empty().not()"
+)
+CON_4: Final = (
+    "abatement.empty() or clinicalStatus.coding.where(system='"
+    + _CLINICAL
+    + "' and (code='resolved' or code='remission' or code='inactive')).exists()"
+)
+CON_5: Final = (
+    "verificationStatus.coding.where(system='"
+    + _VER_STATUS
+    + "' and code='entered-in-error').empty() or clinicalStatus.empty()"
+)
+
 HAND_COMPILED: Final[dict[tuple[str, str], Check]] = {
+    ("con-3", _key(CON_3)): con_3,
+    ("con-4", _key(CON_4)): con_4,
+    ("con-5", _key(CON_5)): con_5,
     ("dom-2", "contained.contained.empty()"): dom_2,
     ("dom-3", _key(DOM_3)): dom_3,
     (

@@ -275,7 +275,34 @@ def test_simple_fragment_agrees_with_fhirpathpy_on_the_corpus() -> None:
     assert checked > 200 and violated > 5  # the comparison covered both verdicts
 
 
-OWNERS: Final = {"ref-1": "Reference", "obs-7": "Observation"}
+OWNERS: Final = {
+    "ref-1": "Reference",
+    "obs-7": "Observation",
+    "con-3": "Condition",
+    "con-4": "Condition",
+    "con-5": "Condition",
+}
+VER = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CLIN = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+PROBLEM = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+            "code": "problem-list-item",
+        }
+    ]
+}
+
+
+def condition(**elements: Any) -> dict[str, Any]:
+    subject = {"reference": "Patient/p1"}
+    return {"resourceType": "Condition", "subject": subject, "category": [PROBLEM], **elements}
+
+
+def status(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
 LVEF = {"system": "http://loinc.org", "code": "10230-1", "display": "LVEF"}
 EROA = {"system": "http://loinc.org", "code": "79974-2"}
 
@@ -305,6 +332,18 @@ def hand_examples() -> list[dict[str, Any]]:
         echo(valueQuantity={"value": 55}, component=[{"code": {"coding": [EROA]}}]),
         echo(component=[{"code": {"coding": [LVEF]}}]),  # no value: obs-7 holds
         echo(valueString="normal", component=[{"code": {"text": "LVEF"}}]),
+        condition(verificationStatus=status(VER, "provisional")),  # con-3 fails
+        condition(
+            verificationStatus=status(VER, "provisional"), clinicalStatus=status(CLIN, "active")
+        ),
+        condition(verificationStatus=status(VER, "entered-in-error")),
+        condition(  # con-5 fails
+            verificationStatus=status(VER, "entered-in-error"),
+            clinicalStatus=status(CLIN, "active"),
+        ),
+        condition(abatementDateTime="2026-01-01", clinicalStatus=status(CLIN, "active")),  # con-4
+        condition(abatementDateTime="2026-01-01", clinicalStatus=status(CLIN, "resolved")),
+        {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}},
         {
             "resourceType": "Patient",
             "text": {

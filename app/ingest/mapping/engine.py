@@ -76,7 +76,7 @@ def _variables(spec: Spec) -> dict[str, str]:
     return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=65536)
 def _ignored(patterns: tuple[str, ...], part: str) -> bool:
     """``PRD-1`` ignores PRD-1 and its components (PRD-1.2); ``PRD`` the whole segment."""
     return any(

@@ -70,8 +70,23 @@ class Evaluation:
         self.issues.append(Issue("error", code, f"{where}: {message}", (target,) if target else ()))
 
 
+_SHAPES: dict[int, tuple[Any, bool, bool]] = {}
+"""id(template) -> (template, is an expression, reads the source): spec templates live as
+long as the process and are evaluated for every unit, so their shape is worked out once."""
+
+
+def _shape(template: dict[str, Any]) -> tuple[bool, bool]:
+    found = _SHAPES.get(id(template))
+    if found is not None and found[0] is template:
+        return found[1], found[2]
+    expression = any(k in template for k in EXPRESSION_KEYS)
+    asks = "const" not in template if expression else any(_asks(v) for v in template.values())
+    _SHAPES[id(template)] = (template, expression, asks)
+    return expression, asks
+
+
 def is_expression(value: Any) -> bool:
-    return isinstance(value, dict) and any(k in value for k in EXPRESSION_KEYS)
+    return isinstance(value, dict) and _shape(value)[0]
 
 
 def check_template(template: Any, aliases: set[str]) -> None:
@@ -111,9 +126,7 @@ def _asks(template: Any) -> bool:
     if isinstance(template, list):
         return any(_asks(t) for t in template)
     if isinstance(template, dict):
-        if is_expression(template):
-            return "const" not in template
-        return any(_asks(v) for v in template.values())
+        return _shape(template)[1]
     return False
 
 
