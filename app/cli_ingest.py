@@ -55,10 +55,14 @@ def _run(settings: Settings, work: Callable[[Ingestor], Awaitable[T]]) -> T:
 
 
 def _summary(receipts: list[Receipt]) -> Table:
+    """One row per centre, whatever the number of files."""
     table = Table(
         "centre", "units", "mapped", "quarantined", "repeats", "created", "updated", "unchanged"
     )
-    for r in receipts:
+    by_centre: dict[str, Receipt] = {}
+    for receipt in receipts:
+        by_centre.setdefault(receipt.centre, Receipt(receipt.centre)).units.extend(receipt.units)
+    for r in by_centre.values():
         table.add_row(
             r.centre,
             str(len(r.units)),
@@ -124,13 +128,14 @@ def quarantine_list(
             )
 
     units = _run(_settings(database_url), work)
-    table = Table("unit", "centre", "source", "position", "reason")
+    table = Table("centre", "source", "position", "reason")
+    table.add_column("unit", no_wrap=True, min_width=40)
     for u in units:
         reason = ""
         if u.outcome:
             issues = orjson.loads(u.outcome).get("issue", [])
             reason = issues[0].get("diagnostics", "") if issues else ""
-        table.add_row(u.unit_id, u.centre, u.source_name or "", u.position or "", reason)
+        table.add_row(u.centre, u.source_name or "", u.position or "", reason, u.unit_id)
     out.print(table)
     out.print(f"{len(units)} quarantined")
 

@@ -2,13 +2,17 @@
 one resource posted or polled), addressed by FHIRPath relative to that resource.
 
 Speed: the vendor feeds must map at >= 1,000 resources/s on one core, and a compiled
-fhirpathpy call costs ~0.1 ms, so expressions made only of element names and text equality
-filters (``subject.reference``, ``ServiceRequest.status``, ``identifier.where(system =
-'x').value``) walk the JSON directly, resolving choice elements (``occurrence`` ->
-``occurrenceDateTime``) through fhirpathpy's R4 model as fhirpathpy itself does; where that
-walk could disagree with fhirpathpy (a step into a primitive's extensions, a filter on a
-repeating or non-text value) it hands over. Everything else (functions, operators,
-``%resource``) is compiled once by fhirpathpy and cached module-wide.
+fhirpathpy call costs ~0.1 ms, so expressions made only of element names, ``ofType(T)`` and
+``where`` filters joining text tests with ``and`` (``subject.reference``,
+``ServiceRequest.status``, ``deceased.ofType(dateTime)``, ``type.coding.where(system = 'x'
+and code = 'y')``, ``basedOn.where(identifier.system != 'x')``,
+``basedOn.where(display.startsWith('x'))``) walk the JSON directly, resolving choice
+elements (``occurrence`` -> ``occurrenceDateTime``) through fhirpathpy's R4 model as
+fhirpathpy itself does; where that walk could disagree with fhirpathpy (a step into a
+primitive's extensions, a filter on a repeating or non-text value, ``ofType`` naming a
+supertype, which fhirpathpy matches or not depending on what it evaluated before) it hands
+over. Everything else (other functions and operators, ``%resource``) is compiled once by
+fhirpathpy and cached module-wide.
 
 An evaluation error (``single()`` on two items) raises ``SourceError`` so the unit is
 quarantined, but fhirpathpy reports one only when it is the expression's result:
@@ -59,11 +63,9 @@ _OPTIONS: Final = {"returnRawData": True}
 _KEYWORDS: Final = frozenset(
     {"and", "or", "xor", "implies", "in", "contains", "is", "as", "div", "mod", "true", "false"}
 )
-_NAME: Final = r"[a-z][A-Za-z0-9_]*"
-_STEP: Final = re.compile(
-    rf"(?:where\(\s*(?P<sub>{_NAME}(?:\.{_NAME})*)\s*=\s*'(?P<literal>[^'\\]*)'\s*\)|(?P<name>{_NAME}))"
-    r"(?:\.|$)"
-)
+_NAME: Final = re.compile(r"[a-z][A-Za-z0-9_]*")
+_TYPE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_TESTS: Final = frozenset({"=", "!=", "startsWith"})
 _ANY_RESOURCE: Final = frozenset({"Resource", "DomainResource", None})
 _TEXT_TYPES: Final = frozenset(
     {"string", "code", "uri", "url", "canonical", "id", "oid", "uuid", "markdown", "System.String"}
@@ -79,21 +81,36 @@ Typed = tuple[Any, str | None]
 
 
 @dataclass(frozen=True, slots=True)
-class _Where:
-    """``where(sub.path = 'literal')``: keep the items whose one text value at ``sub`` is
-    ``literal``."""
+class _Test:
+    """``sub.path = 'x'``, ``sub.path != 'x'`` or ``sub.path.startsWith('x')`` on one text
+    value."""
 
     sub: tuple[str, ...]
+    op: str
     literal: str
 
 
-Step = str | _Where
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """``where(test and test ...)``: keep the items passing every test."""
+
+    tests: tuple[_Test, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _OfType:
+    """``ofType(T)`` with an unqualified type name."""
+
+    type_name: str
+
+
+Step = str | _Where | _OfType
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     steps: tuple[Step, ...] | None
-    """A path of element names and equality filters (no type prefix), or None."""
+    """A path of element names, ``where`` filters and ``ofType`` (no type prefix), or None."""
     type_prefix: str | None
     roots: frozenset[str]
     """Top-level elements the expression starts at, relative to its focus."""
@@ -131,28 +148,95 @@ def _compiled(expression: str) -> _Compiled:
 
 
 def _simple_steps(expression: str) -> tuple[str | None, tuple[Step, ...] | None]:
-    """(type prefix, steps) when the expression is element names and ``where(a.b = 'x')``
-    filters only, which the direct walk evaluates; else (None, None)."""
+    """(type prefix, steps) when the expression is element names, ``where`` filters of
+    ``_Test`` joined by ``and``, and ``ofType(T)``, which the direct walk evaluates; else
+    (None, None)."""
     prefix, dot, rest = expression.partition(".")
     if not (dot and prefix[:1].isupper() and prefix.isalnum()):
         prefix, rest = "", expression
+    tokens = [t for t in _TOKEN.findall(rest) if not t.isspace()]
     steps: list[Step] = []
     at = 0
-    while at < len(rest):
-        found = _STEP.match(rest, at)
-        if found is None or found.end() == at:
+    while True:
+        parsed = _step(tokens, at, bool(steps))
+        if parsed is None:
             return None, None
-        name, sub = found.group("name"), found.group("sub")
-        if name is not None and name not in _KEYWORDS:
-            steps.append(name)
-        elif sub is not None and steps and not _KEYWORDS.intersection(sub.split(".")):
-            steps.append(_Where(tuple(sub.split(".")), found.group("literal")))
-        else:
+        step, at = parsed
+        steps.append(step)
+        if at == len(tokens):
+            return prefix or None, tuple(steps)
+        if tokens[at] != ".":
             return None, None
-        at = found.end()
-    if not steps or rest.endswith("."):
-        return None, None
-    return prefix or None, tuple(steps)
+        at += 1
+
+
+def _token(tokens: list[str], at: int) -> str:
+    return tokens[at] if at < len(tokens) else ""
+
+
+def _is_element(token: str) -> bool:
+    return _NAME.fullmatch(token) is not None and token not in _KEYWORDS
+
+
+def _literal(token: str) -> str | None:
+    if len(token) >= 2 and token[0] == token[-1] == "'" and "\\" not in token:
+        return token[1:-1]
+    return None
+
+
+def _step(tokens: list[str], at: int, after_step: bool) -> tuple[Step, int] | None:
+    """One step starting at ``tokens[at]`` and the index after it, or None."""
+    name = _token(tokens, at)
+    if not _is_element(name):
+        return None
+    if _token(tokens, at + 1) != "(":
+        return name, at + 1
+    if not after_step:
+        return None
+    if name == "ofType":
+        type_name = _token(tokens, at + 2)
+        if _TYPE_NAME.fullmatch(type_name) is None or type_name in _KEYWORDS:
+            return None
+        if _token(tokens, at + 3) != ")":
+            return None
+        return _OfType(type_name), at + 4
+    if name != "where":
+        return None
+    tests: list[_Test] = []
+    at += 2
+    while True:
+        parsed = _test(tokens, at)
+        if parsed is None:
+            return None
+        test, at = parsed
+        tests.append(test)
+        if _token(tokens, at) == ")":
+            return _Where(tuple(tests)), at + 1
+        if _token(tokens, at) != "and":
+            return None
+        at += 1
+
+
+def _test(tokens: list[str], at: int) -> tuple[_Test, int] | None:
+    """``a.b = 'x'``, ``a.b != 'x'`` or ``a.b.startsWith('x')`` and the index after it."""
+    sub: list[str] = []
+    while _is_element(_token(tokens, at)) and _token(tokens, at + 1) != "(":
+        sub.append(tokens[at])
+        if _token(tokens, at + 1) != ".":
+            break
+        at += 2
+    else:
+        if not sub or _token(tokens, at) != "startsWith" or _token(tokens, at + 1) != "(":
+            return None
+        literal = _literal(_token(tokens, at + 2))
+        if literal is None or _token(tokens, at + 3) != ")":
+            return None
+        return _Test(tuple(sub), "startsWith", literal), at + 4
+    op = _token(tokens, at + 1)
+    literal = _literal(_token(tokens, at + 2))
+    if op not in _TESTS or op == "startsWith" or literal is None:
+        return None
+    return _Test(tuple(sub), op, literal), at + 3
 
 
 def _is_name(token: str) -> bool:
@@ -251,8 +335,8 @@ def _walk(focus: list[Typed], steps: tuple[Step, ...]) -> list[Typed] | None:
     cannot be sure to agree with fhirpathpy: a step into a primitive (its extensions live
     under ``_name``), or a filter comparing anything but one text value."""
     for name in steps:
-        if isinstance(name, _Where):
-            kept = _filter(focus, name)
+        if not isinstance(name, str):
+            kept = _filter(focus, name) if isinstance(name, _Where) else _of_type(focus, name)
             if kept is None:
                 return None
             focus = kept
@@ -287,19 +371,59 @@ def _typed_resources(child: Any, child_type: str | None) -> list[Typed]:
 
 
 def _filter(focus: list[Typed], where: _Where) -> list[Typed] | None:
+    """``and`` keeps an item only when every test is true (false or empty drop it); every
+    test is still checked, as fhirpathpy evaluates both sides and may raise on either."""
     kept: list[Typed] = []
     for item in focus:
-        found = _walk([item], where.sub)
-        if found is None or len(found) > 1:
+        passed = [_passes(item, test) for test in where.tests]
+        if None in passed:
             return None
-        if not found:
-            continue
-        value, type_path = found[0]
-        if not isinstance(value, str) or type_path not in _TEXT_TYPES:
-            return None
-        if value == where.literal:
+        if all(passed):
             kept.append(item)
     return kept
+
+
+def _passes(item: Typed, test: _Test) -> bool | None:
+    found = _walk([item], test.sub)
+    if found is None or len(found) > 1:
+        return None
+    if not found:
+        return False  # an empty operand gives empty, which where() drops
+    value, type_path = found[0]
+    if not isinstance(value, str) or type_path not in _TEXT_TYPES:
+        return None
+    if test.op == "=":
+        return value == test.literal
+    if test.op == "!=":
+        return value != test.literal
+    return bool(value) and value.startswith(test.literal)  # fhirpathpy: '' starts with nothing
+
+
+def _of_type(focus: list[Typed], of_type: _OfType) -> list[Typed] | None:
+    """Keep the items whose FHIR type is the one named. fhirpathpy also matches a supertype
+    (``Quantity`` for an ``Age``) only once some ``is``/``as`` has set its global model, so a
+    supertype hands over; so do items of unknown or backbone type."""
+    kept: list[Typed] = []
+    for item in focus:
+        type_path = item[1]
+        if type_path is None or "." in type_path:
+            return None
+        if type_path == of_type.type_name:
+            kept.append(item)
+        elif of_type.type_name in _supertypes(type_path):
+            return None
+    return kept
+
+
+@cache
+def _supertypes(type_name: str) -> frozenset[str]:
+    """What fhirpathpy's ``TypeInfo.is_type`` climbs through from ``type_name``."""
+    found: set[str] = set()
+    parent = _PARENT.get(type_name) or _PATH2TYPE.get(type_name)
+    while parent and parent not in found:
+        found.add(parent)
+        parent = _PARENT.get(parent) or _PATH2TYPE.get(parent)
+    return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)

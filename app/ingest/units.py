@@ -10,8 +10,10 @@ first attempt read.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import orjson
 
 from app.ingest.csv_source import CsvRowError, read_csv, read_row
 from app.ingest.fhir_source import read_bundle
@@ -83,7 +85,7 @@ def cut(
             yield Cut(new(message, f"message {n}"))
         return
     if spec.source == "fhir":
-        yield Cut(new(content, source_name or "bundle"))
+        yield from _fhir_units(content, source_name, new)
         return
     csv = spec.csv
     assert csv is not None
@@ -108,6 +110,33 @@ def cut(
             yield Cut(new(body, f"line {row.line}", header), problem)
         else:
             yield Cut(new(row.raw_line.encode("utf-8"), row.position, header))
+
+
+def _fhir_units(
+    content: bytes, source_name: str | None, new: Callable[[bytes, str | None], NewUnit]
+) -> Iterator[Cut]:
+    """A transaction Bundle is one unit (all or nothing); a page of a centre's search API
+    (``searchset``) is one unit per resource, as polling delivers them."""
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        data = None
+    entries = data.get("entry") if isinstance(data, dict) else None
+    if (
+        not isinstance(data, dict)
+        or data.get("resourceType") != "Bundle"
+        or data.get("type") != "searchset"
+        or not isinstance(entries, list)
+    ):
+        yield Cut(new(content, source_name or "bundle"))
+        return
+    for n, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        mode = (entry.get("search") or {}).get("mode") if isinstance(entry, dict) else None
+        if mode in ("include", "outcome"):
+            continue
+        body = orjson.dumps(resource if resource is not None else entry)
+        yield Cut(new(body, f"{source_name or 'page'} Bundle.entry[{n}]"))
 
 
 def records(

@@ -1,4 +1,5 @@
-"""Hand-compiled Python for our own profile invariants (mv-nhs-1, mv-ref-1, mv-echo-1/2).
+"""Hand-compiled Python for our own profile invariants (mv-nhs-1, mv-ref-1, mv-echo-1/2,
+mv-proc-1).
 
 fhirpathpy costs 0.1-1 ms per evaluation (mv-nhs-1, with its twenty `substring().toInteger()`
 calls, about 1 ms), which alone would break the validation budget. Each rule here is keyed by
@@ -23,6 +24,7 @@ NHS_NUMBER: Final = "https://fhir.nhs.uk/Id/nhs-number"
 UBRN: Final = "https://fhir.nhs.uk/Id/UBRN"
 UCUM: Final = "http://unitsofmeasure.org"
 SNOMED: Final = "http://snomed.info/sct"
+OPCS_4: Final = "http://fhir.hl7.org.uk/CodeSystem/OPCS-4"
 # fhirpathpy's `matches`: re.search with DOTALL.
 _TEN_DIGITS: Final = re.compile("^[0-9]{10}$", re.DOTALL)
 _CENTRE_REFERRAL: Final = re.compile(r"^https://fhir\.[a-z0-9-]+\.nhs\.uk/Id/referral$", re.DOTALL)
@@ -47,6 +49,10 @@ _ECHO_1: Final = (
 _ECHO_2: Final = (
     "code.coding.where(system = 'http://snomed.info/sct' and code = '48724000').exists() "
     "implies value.ofType(CodeableConcept).exists()"
+)
+_PROC_1: Final = (
+    "coding.where((system = 'http://snomed.info/sct' or "
+    "system = 'http://fhir.hl7.org.uk/CodeSystem/OPCS-4') and code.exists()).exists()"
 )
 
 
@@ -94,9 +100,29 @@ def _coded_severity(value: Any, _node: Node) -> bool:
     return True
 
 
+def _present(obj: dict[str, Any], name: str) -> bool:
+    """FHIRPath `exists()` on a primitive: a value, or only its `_name` extensions/id."""
+    value = obj.get(name)
+    return (value is not None and value != []) or obj.get(f"_{name}") is not None
+
+
+def _classified_procedure_code(value: Any, _node: Node) -> bool:
+    """A SNOMED CT or OPCS-4 coding with a code; `exists()` is never empty, so no third case."""
+    codings = value.get("coding") if type(value) is dict else None
+    for coding in codings if type(codings) is list else [codings]:
+        if (
+            type(coding) is dict
+            and coding.get("system") in (SNOMED, OPCS_4)
+            and _present(coding, "code")
+        ):
+            return True
+    return False
+
+
 PROFILE_RULES: Final[dict[tuple[str, str], Check]] = {
     ("mv-nhs-1", _NHS_1): _nhs_number,
     ("mv-ref-1", _REF_1): _referral_identifier,
     ("mv-echo-1", _ECHO_1): _ucum_quantity,
     ("mv-echo-2", _ECHO_2): _coded_severity,
+    ("mv-proc-1", _PROC_1): _classified_procedure_code,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,13 @@ from app.validation.profile_rules import PROFILE_RULES
 from app.validation.profiles import ProfileRegistry
 from app.validation.walk import Node
 
-BUILD = Path(__file__).resolve().parents[2] / "profiles" / "build"
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
+BUILD = PROFILES / "build"
+EXAMPLES = sorted((PROFILES / "examples").glob("*/MV-*.json"))
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 UCUM = "http://unitsofmeasure.org"
 SCT = "http://snomed.info/sct"
+OPCS = "http://fhir.hl7.org.uk/CodeSystem/OPCS-4"
 
 CASES: dict[str, list[Any]] = {
     "mv-nhs-1": [
@@ -94,9 +98,26 @@ CASES: dict[str, list[Any]] = {
             "valueQuantity": {"value": 55},
         },
     ],
+    "mv-proc-1": [
+        {"coding": [{"system": SCT, "code": "232660008"}], "text": "Mitral valve repair"},
+        {"coding": [{"system": OPCS, "code": "K34.1"}, {"system": OPCS, "code": "Y74.8"}]},
+        {"coding": [{"system": "https://fhir.kings.nhs.uk/CodeSystem/local", "code": "40110"}]},
+        {"coding": [{"system": SCT, "display": "Transcatheter mitral valve repair"}]},
+        {"coding": [{"code": "K34.1"}]},
+        {"coding": [{"system": f"{OPCS} ", "code": "K34.1"}]},
+        {"coding": [{"system": OPCS, "code": None}]},
+        {"coding": [{"system": OPCS, "_code": {"extension": [{"url": "x", "valueCode": "u"}]}}]},
+        {"coding": [{"system": SCT, "code": "", "display": "empty code"}]},
+        {"coding": []},
+        {"text": "MV repair - conventional"},
+    ],
 }
 
-OWNER = {"mv-nhs-1": "Identifier", "mv-ref-1": "ServiceRequest"}
+OWNER = {
+    "mv-nhs-1": "Identifier",
+    "mv-ref-1": "ServiceRequest",
+    "mv-proc-1": "CodeableConcept",
+}
 
 
 def _node(value: dict[str, Any], owner: str) -> Node:
@@ -116,6 +137,64 @@ def test_the_python_agrees_with_fhirpathpy(key: str, expression: str) -> None:
     assert True in outcomes and False in outcomes  # the cases exercise both verdicts
 
 
+def _constrained_paths() -> dict[str, str]:
+    """Each of our profile constraint keys -> the snapshot element it sits on."""
+    paths = {}
+    for path in BUILD.glob("StructureDefinition-MV-*.json"):
+        definition = orjson.loads(path.read_bytes())
+        for element in definition["snapshot"]["element"]:
+            for c in element.get("constraint", []):
+                if c.get("source") == definition["url"]:
+                    paths[c["key"]] = element["path"]
+    return paths
+
+
+def _items(resource: dict[str, Any], path: str) -> list[Any]:
+    """The values at a dotted element path (`Procedure.code`, `Patient.identifier`)."""
+    kind, *steps = path.split(".")
+    found: list[Any] = [resource] if resource.get("resourceType") == kind else []
+    for step in steps:
+        values = [v.get(step) for v in found if type(v) is dict]
+        found = [x for v in values for x in (v if type(v) is list else [v]) if x is not None]
+    return found
+
+
+def _mutants(value: Any) -> Iterator[Any]:
+    """``value``, then copies without each property or list item, at any depth
+    (`resourceType` kept: fhirpathpy needs it to resolve `value[x]`)."""
+    yield value
+    if type(value) is dict:
+        for key, item in value.items():
+            if key == "resourceType":
+                continue
+            yield {k: v for k, v in value.items() if k != key}
+            for changed in list(_mutants(item))[1:]:
+                yield {**value, key: changed}
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            yield value[:i] + value[i + 1 :]
+            for changed in list(_mutants(item))[1:]:
+                yield [*value[:i], changed, *value[i + 1 :]]
+
+
+@pytest.mark.parametrize(("key", "expression"), sorted(PROFILE_RULES))
+def test_the_python_agrees_with_fhirpathpy_on_the_examples_and_their_mutants(
+    key: str, expression: str
+) -> None:
+    check = PROFILE_RULES[(key, expression)]
+    owner = OWNER.get(key, "Observation")
+    element = _constrained_paths()[key]
+    compiled = fhirpathpy.compile(expression, models["r4"])
+    outcomes = set()
+    for example in EXAMPLES:
+        for item in _items(orjson.loads(example.read_bytes()), element):
+            for value in _mutants(item):
+                reference = compiled(value, {"resource": value}) != [False]
+                assert check(value, _node(value, owner)) is reference, (example.name, value)
+                outcomes.add(reference)
+    assert outcomes == {True, False}
+
+
 def test_the_built_profiles_use_the_python() -> None:
     """If a profile's expression changes, this fails: update profile_rules.py with it."""
     registry = ProfileRegistry.from_directory(BUILD)
@@ -129,6 +208,11 @@ def test_the_built_profiles_use_the_python() -> None:
             stack.extend(node.children.values())
             stack.extend(s.node for s in node.slices)
     assert {k: engines.get(k) for k in CASES} == dict.fromkeys(CASES, "hand")
+
+
+def test_every_constraint_of_our_profiles_is_hand_compiled() -> None:
+    """A new profile constraint would otherwise run through fhirpathpy on every resource."""
+    assert set(_constrained_paths()) == {key for key, _ in PROFILE_RULES}
 
 
 def test_the_keys_match_the_built_definitions() -> None:

@@ -671,7 +671,9 @@ async def test_hammersmith_searchset_page_with_mdt_and_order(client: httpx.Async
         },
         "sr-13",
     )
-    assert_clean(await post(client, "hammersmith", searchset(imp_patient(), mdt, order)))
+    page = await post(client, "hammersmith", searchset(imp_patient(), mdt, order))
+    assert_clean(page)
+    assert page["units"] == 3  # a page of a search API: one unit per resource, as polled
     encounter = await one(client, f"Encounter?identifier={IMP}encounter|IMP-ENC-000077")
     assert encounter["subject"]["reference"] == f"Patient/{patient_id()}"
     assert (REGIONAL + "pathway-stage", "heart-team-review") in set().union(
