@@ -21,9 +21,9 @@ from app.config import Settings, get_settings
 from app.errors import FhirError, Issue, MethodNotAllowed, ResourceNotFound, operation_outcome_bytes
 from app.fhir.context import FHIR_PREFIX, FhirContext
 from app.fhir.dispatch import FhirDispatcher
+from app.fhir.ingest_routes import router as ingest_router
 from app.fhir.publish import PublishError, publish_terminology
 from app.fhir.responses import fhir_response, internal_error_response, outcome_response
-from app.fhir.ingest_routes import router as ingest_router
 from app.fhir.router import ROUTES
 from app.ingest.mapping.spec import SpecError, load_specs
 from app.ingest.pipeline import Ingestor

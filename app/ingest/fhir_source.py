@@ -65,7 +65,7 @@ _KEYWORDS: Final = frozenset(
 )
 _NAME: Final = re.compile(r"[a-z][A-Za-z0-9_]*")
 _TYPE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_TESTS: Final = frozenset({"=", "!=", "startsWith"})
+_COMPARISONS: Final = frozenset({"=", "!="})
 _ANY_RESOURCE: Final = frozenset({"Resource", "DomainResource", None})
 _TEXT_TYPES: Final = frozenset(
     {"string", "code", "uri", "url", "canonical", "id", "oid", "uuid", "markdown", "System.String"}
@@ -234,7 +234,7 @@ def _test(tokens: list[str], at: int) -> tuple[_Test, int] | None:
         return _Test(tuple(sub), "startsWith", literal), at + 4
     op = _token(tokens, at + 1)
     literal = _literal(_token(tokens, at + 2))
-    if op not in _TESTS or op == "startsWith" or literal is None:
+    if op not in _COMPARISONS or literal is None:
         return None
     return _Test(tuple(sub), op, literal), at + 3
 

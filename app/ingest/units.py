@@ -151,5 +151,8 @@ def records(
     assert csv is not None
     header = (context or b"").decode("utf-8")
     line = int(position[5:]) if position and position.startswith("line ") else None
-    row = read_row(header, content.decode("utf-8"), csv.delimiter, csv.kind, line=line)
+    # The mapping's columns too: one the file lacks reads as empty, as when it was cut.
+    row = read_row(
+        header, content.decode("utf-8"), csv.delimiter, csv.kind, columns=csv.columns, line=line
+    )
     return [row]

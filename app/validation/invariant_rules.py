@@ -1,6 +1,7 @@
 """Hand-compiled FHIRPath for the hot invariants: those every resource meets (dom-2..dom-6),
-every Reference and Period (ref-1, per-1), every Observation with a value (obs-7), and every
-Condition (con-3..con-5: each ingested diagnosis; ~1 ms each through fhirpathpy).
+every Reference and Period (ref-1, per-1), every Observation with a value (obs-7), every
+Condition (con-3..con-5: each ingested diagnosis) and Appointment (app-2, app-4: each booked
+MDT or procedure slot); ~1 ms each through fhirpathpy.
 
 Every DomainResource runs the dom rules and every Reference runs ref-1, so they are plain
 Python rather than fhirpathpy calls (~0.1 ms each). Each is keyed by its constraint key and
@@ -226,6 +227,25 @@ def con_5(condition: Any, _node: Node) -> bool:
     return condition.get("clinicalStatus") is None
 
 
+def _present(value: Any, name: str) -> bool:
+    """FHIRPath ``name.exists()`` on a JSON object: a value, or a primitive's extension."""
+    return value.get(name) not in (None, []) or value.get("_" + name) not in (None, [])
+
+
+def app_2(appointment: Any, _node: Node) -> bool:
+    """start and end are both given or both absent (every booked MDT and procedure slot)."""
+    if type(appointment) is not dict:
+        return True
+    return _present(appointment, "start") == _present(appointment, "end")
+
+
+def app_4(appointment: Any, _node: Node) -> bool:
+    """A cancellation reason only on a cancelled or no-show appointment."""
+    if type(appointment) is not dict or not _present(appointment, "cancelationReason"):
+        return True
+    return appointment.get("status") in ("noshow", "cancelled")
+
+
 def _key(expression: str) -> str:
     return " ".join(expression.split())
 
@@ -260,7 +280,14 @@ CON_5: Final = (
     + "' and code='entered-in-error').empty() or clinicalStatus.empty()"
 )
 
+APP_4: Final = (
+    "Appointment.cancelationReason.exists() implies "
+    "(Appointment.status='noshow' or Appointment.status='cancelled')"
+)
+
 HAND_COMPILED: Final[dict[tuple[str, str], Check]] = {
+    ("app-2", "start.exists() = end.exists()"): app_2,
+    ("app-4", _key(APP_4)): app_4,
     ("con-3", _key(CON_3)): con_3,
     ("con-4", _key(CON_4)): con_4,
     ("con-5", _key(CON_5)): con_5,

@@ -41,7 +41,10 @@ rules:
         template:
           meta: {profile: ["https://fhir.southlondon-mitral.nhs.uk/StructureDefinition/MV-Referral"]}
           identifier: [{system: $id.referral, value: {from: RF1-6.1}}]
-          status: {from: RF1-1.1, map: {P: active, A: active, R: revoked, E: completed}, required: true}
+          status:
+            from: RF1-1.1
+            map: {P: active, A: active, R: revoked, E: completed}
+            required: true
           intent: order
           category:
             - coding:
@@ -50,7 +53,9 @@ rules:
                   display: Referred
           code:
             coding:
-              - {system: "http://snomed.info/sct", code: "306302005", display: Referral to cardiac surgeon}
+              - system: "http://snomed.info/sct"
+                code: "306302005"
+                display: Referral to cardiac surgeon
           subject: {ref: patient}
           requester: {ref: {type: Organization, identity: ods, key: [{from: PRD-7.1}]}}
           performer: [{ref: {type: Organization, identity: ods, key: [{const: $ods.organization}]}}]

@@ -293,14 +293,6 @@ SIMPLE = [
 ]
 
 
-@pytest.mark.parametrize("path", SIMPLE)
-def test_the_direct_walk_agrees_with_fhirpathpy(path):
-    expected = fhirpathpy.evaluate(copy.deepcopy(PATIENT), path, model=models["r4"])
-    texts = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in expected]
-
-    assert record(PATIENT).values(path) == texts
-
-
 def test_each_expression_is_compiled_once_for_every_record(monkeypatch):
     calls: list[str] = []
     real = fhirpathpy.compile
@@ -318,3 +310,127 @@ def test_each_expression_is_compiled_once_for_every_record(monkeypatch):
     assert first.values("identifier.value") == ["9434765919", "GST0041877"]
     assert first.values(f"identifier.where(system = '{MRN}').value") == ["GST0041877"]
     assert calls == [path]
+
+
+ORDER = "https://fhir.gstt.nhs.uk/Id/order"
+REFERRAL_ID = "https://fhir.gstt.nhs.uk/Id/referral"
+CLINIC = "http://epic.gstt.nhs.uk/codes/clinic"
+OUTCOME = "http://epic.gstt.nhs.uk/fhir/StructureDefinition/mdt-outcome"
+
+ENCOUNTER: dict[str, Any] = {
+    "resourceType": "Encounter",
+    "status": "finished",
+    "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+    "identifier": [{"system": "https://fhir.gstt.nhs.uk/Id/encounter", "value": "ENC-88213"}],
+    "type": [
+        {"coding": [{"system": CLINIC, "code": "CL-MDT"}, {"system": CLINIC, "code": "CL-VHD"}]},
+        {"coding": [{"system": "http://snomed.info/sct", "code": "11429006"}]},
+    ],
+    "basedOn": [
+        {"identifier": {"system": REFERRAL_ID, "value": "REF-1"}},
+        {"identifier": {"system": ORDER, "value": "ORD-7"}, "display": "GST-ORD-7"},
+        {"reference": "ServiceRequest/sr-9", "display": "KCH-ORD-22"},
+        {"identifier": {"system": "https://example.org/other", "value": "X-3"}},
+    ],
+    "extension": [
+        {"url": OUTCOME, "valueCodeableConcept": {"coding": [{"code": "surgery"}]}},
+        {"url": "https://example.org/flag", "valueCode": "amber"},
+    ],
+    "length": {"value": 45, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"},
+}
+
+FAST = [
+    "deceased.ofType(boolean)",
+    "deceased.ofType(dateTime)",
+    "Patient.deceased.ofType(boolean)",
+    "multipleBirth.ofType(integer)",
+    "multipleBirth.ofType(boolean)",
+    "identifier.where(system = 'https://fhir.nhs.uk/Id/nhs-number' and value = '9434765919').value",
+    "identifier.where(system != 'https://fhir.nhs.uk/Id/nhs-number').value",
+    "identifier.where(value.startsWith('GST')).system",
+    "name.where(family.startsWith('Oka') and family != 'Okonjo').family",
+]
+
+ENCOUNTER_FAST = [
+    f"type.coding.where(system = '{CLINIC}' and code = 'CL-MDT').code",
+    f"type.coding.where(system = '{CLINIC}' and code = 'CL-XX').code",
+    f"basedOn.where(identifier.system != '{ORDER}').identifier.value",
+    f"basedOn.where(identifier.system != '{ORDER}' and identifier.system != '{REFERRAL_ID}')"
+    ".identifier.value",
+    "basedOn.where(display.startsWith('GST-ORD-')).identifier.value",
+    "basedOn.where(display.startsWith('KCH-ORD-')).reference",
+    "basedOn.where(display.startsWith('')).display",
+    f"extension.where(url = '{OUTCOME}').value.coding.code",
+    "extension.where(url = 'https://example.org/flag').value.ofType(code)",
+    "extension.where(url = 'https://example.org/flag').valueCode",
+    "Encounter.class.where(code = 'AMB').system",
+]
+
+HANDED_OVER = [
+    "deceased.ofType(Element)",  # a supertype: fhirpathpy's answer depends on its global state
+    "identifier.where(system = 'x' or value = 'y').value",
+    "identifier.where(system = 'it\\'s').value",
+    "identifier.where(system ~ 'HTTPS://FHIR.NHS.UK/ID/NHS-NUMBER').value",
+    "identifier.where(value.endsWith('919')).system",
+]
+
+ENCOUNTER_HANDED_OVER = [
+    "length.ofType(Quantity).unit",  # Duration is a Quantity
+    "extension.where(url = 'https://example.org/flag').value.ofType(string)",  # code is a string
+    "type.where(coding.code = 'CL-MDT').coding.system",  # coding repeats
+]
+
+
+@pytest.mark.parametrize("path", SIMPLE + FAST + HANDED_OVER)
+def test_the_direct_walk_agrees_with_fhirpathpy(path):
+    expected = fhirpathpy.evaluate(copy.deepcopy(PATIENT), path, model=models["r4"])
+    texts = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in expected]
+
+    assert record(PATIENT).values(path) == texts
+
+
+@pytest.mark.parametrize("path", ENCOUNTER_FAST + ENCOUNTER_HANDED_OVER)
+def test_filters_on_repeating_elements_agree_with_fhirpathpy(path):
+    expected = fhirpathpy.evaluate(copy.deepcopy(ENCOUNTER), path, model=models["r4"])
+
+    assert record(ENCOUNTER).values(path) == [str(v) for v in expected]
+
+
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [*((PATIENT, p) for p in FAST), *((ENCOUNTER, p) for p in ENCOUNTER_FAST)],
+)
+def test_filters_and_of_type_never_reach_fhirpathpy(monkeypatch, resource, path):
+    def refuse(*args: Any) -> Any:
+        raise AssertionError(f"{path} handed over")
+
+    monkeypatch.setattr(FhirRecord, "_fhirpath", refuse)
+
+    assert record(resource).values(path) is not None
+
+
+def test_where_and_of_type_apply_to_a_bound_item_too():
+    encounter = record(ENCOUNTER)
+    order = encounter.each(f"basedOn.where(identifier.system = '{ORDER}')")
+    (flag,) = encounter.each("extension.where(url = 'https://example.org/flag')")
+
+    assert [encounter.values("display", s) for s in order] == [["GST-ORD-7"]]
+    assert encounter.values("value.ofType(code)", flag) == ["amber"]
+    assert encounter.values("value.ofType(Coding)", flag) == []
+
+
+def test_a_test_on_a_repeating_value_is_left_to_fhirpathpy_which_raises():
+    with pytest.raises(SourceError, match="Expected string"):
+        record(PATIENT).values("name.where(given.startsWith('A')).family")
+
+
+def test_not_equal_drops_items_without_the_value_as_fhirpath_does():
+    encounter = record(ENCOUNTER)
+    others = (
+        f"basedOn.where(identifier.system != '{ORDER}' and identifier.system != '{REFERRAL_ID}')"
+    )
+
+    assert encounter.values(f"{others}.identifier.value") == ["X-3"]
+    assert encounter.values("basedOn.where(display.startsWith('KCH-ORD-')).reference") == [
+        "ServiceRequest/sr-9"
+    ]

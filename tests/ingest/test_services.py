@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,7 +24,9 @@ IMPERIAL = "https://fhir.imperial.nhs.uk/R4"
 
 
 @pytest.fixture(scope="module")
-async def mllp_app(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
+async def mllp_app(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FastAPI]:
     mappings = tmp_path_factory.mktemp("mllp-mappings")
     (mappings / "kings.yaml").write_text(SPEC)
     application = create_app(
@@ -95,10 +96,14 @@ async def test_polling_imperial_maps_each_resource_and_keeps_the_watermark(
     try:
         with respx.mock(assert_all_called=True) as upstream:
             upstream.get(f"{IMPERIAL}/Patient").respond(
-                200, content=searchset(imp_patient()), headers={"content-type": "application/fhir+json"}
+                200,
+                content=searchset(imp_patient()),
+                headers={"content-type": "application/fhir+json"},
             )
             upstream.get(f"{IMPERIAL}/ServiceRequest").respond(
-                200, content=searchset(imp_referral()), headers={"content-type": "application/fhir+json"}
+                200,
+                content=searchset(imp_referral()),
+                headers={"content-type": "application/fhir+json"},
             )
             result = await centre_poller.poll_once()
     finally:
@@ -108,9 +113,13 @@ async def test_polling_imperial_maps_each_resource_and_keeps_the_watermark(
 
     found = (await client.get(f"Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS}")).json()
     assert found["total"] == 1
-    referrals = (await client.get(f"ServiceRequest?subject=Patient/{found['entry'][0]['resource']['id']}")).json()
+    referrals = (
+        await client.get(f"ServiceRequest?subject=Patient/{found['entry'][0]['resource']['id']}")
+    ).json()
     assert referrals["total"] == 1
-    units = (await client.get("http://testserver/ingest/units", params={"centre": "hammersmith"})).json()
+    units = (
+        await client.get("http://testserver/ingest/units", params={"centre": "hammersmith"})
+    ).json()
     assert units["counts"]["mapped"] == 2
     assert {u["transport"] for u in units["units"]} == {"poll"}
     watermark = await centre_poller.watermarks.get("hammersmith", "Patient")
