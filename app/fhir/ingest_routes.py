@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import FhirError, InvalidRequest, ResourceNotFound
+from app.errors import FhirError, InvalidRequest, PayloadTooLarge, ResourceNotFound
 from app.ingest.pipeline import Ingestor
 from app.ingest.records import SourceError
 from app.storage import ingest_log
@@ -67,12 +67,27 @@ def _unit_json(unit: LoggedUnit, *, content: bool) -> dict[str, Any]:
     return out
 
 
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit``: never held whole beyond it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is over the limit of {limit} bytes; send less at once")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post("/{centre}")
 async def ingest(centre: str, request: Request) -> Response:
     """Push a centre's input: HL7 v2 ER7 (one or many messages), a CSV extract, or a FHIR
     Bundle. Returns the receipt."""
     ingestor = _ingestor(request)
-    body = await request.body()
+    body = await _body(request, ingestor.ctx.settings.max_body_bytes)
     try:
         receipt = await ingestor.receive(
             centre,

@@ -34,7 +34,7 @@ def mappings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 async def ingest_app(backend: Backend, mappings: Path) -> AsyncIterator[FastAPI]:
-    application = create_app(backend.settings(mappings_dir=mappings))
+    application = create_app(backend.settings(mappings_dir=mappings, max_body_bytes=256 * 1024))
     async with application.router.lifespan_context(application):
         yield application
 
@@ -211,3 +211,6 @@ async def test_unknown_centre_and_wrong_content_type_are_operation_outcomes(
     assert "kings sends hl7v2" in wrong.json()["issue"][0]["diagnostics"]
     nothing = await http.get("/ingest/units/0000")
     assert nothing.status_code == 404
+    huge = await http.post("/ingest/kings", content=b"x" * (300 * 1024), headers=HL7)
+    assert huge.status_code == 413  # the test app's MITRAL_FHIR_MAX_BODY_BYTES is 256 KiB
+    assert huge.json()["issue"][0]["code"] == "too-costly"
