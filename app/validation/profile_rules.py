@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from app.model.nhs_number import is_valid
 from app.validation.invariant_rules import Check
 from app.validation.walk import Node
 
@@ -63,10 +64,7 @@ def _nhs_number(value: Any, _node: Node) -> bool:
     number = value.get("value")
     if type(number) is not str:
         return True  # `matches` on nothing is empty: the whole `and` is empty or false
-    if _TEN_DIGITS.search(number) is None:
-        return False
-    total = sum(int(number[i]) * (10 - i) for i in range(9))
-    return (11 - total % 11) % 11 == int(number[9])
+    return _TEN_DIGITS.search(number) is not None and is_valid(number)
 
 
 def _referral_identifier(value: Any, _node: Node) -> bool:

@@ -17,7 +17,6 @@ from typing import Any
 
 from app.errors import Issue
 from app.ingest.mapping.expressions import (
-    Coded,
     Evaluation,
     LocalCode,
     Translate,
@@ -218,7 +217,3 @@ class Mapper:
                 f"mappings/{self.spec.centre}.yaml: {', '.join(left)}",
             )
         ]
-
-
-def coded(system: str, code: str, display: str | None) -> Coded:
-    return Coded(system, code, display)

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.ingest.hl7v2.timestamps import hl7_date, hl7_datetime
+from app.model.nhs_number import is_valid
 
 AS_TYPES = (
     "string",
@@ -37,11 +38,7 @@ def nhs_number(text: str) -> str:
     digits = text.replace(" ", "").replace("-", "")
     if len(digits) != 10 or not digits.isdigit():
         raise ValueError(f"{text!r} is not an NHS number: it needs 10 digits")
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    if check == 10 or check != int(digits[9]):
+    if not is_valid(digits):
         raise ValueError(f"{text!r} is not a valid NHS number: the check digit is wrong")
     return digits
 
