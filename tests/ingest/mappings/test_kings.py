@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from app.ingest.mapping.engine import NAMESPACE
+from tests.ingest.mappings.reads import diagnostics, mapped_cleanly, read, search, versions
 
 INGEST = "http://testserver/ingest/kings"
 HL7 = {"content-type": "x-application/hl7-v2+er7"}
@@ -142,36 +143,6 @@ async def post(client: httpx.AsyncClient, body: bytes) -> dict[str, Any]:
     receipt: dict[str, Any] = response.json()
     assert receipt["units"] == receipt["mapped"] + receipt["quarantined"]
     return receipt
-
-
-def mapped_cleanly(receipt: dict[str, Any]) -> None:
-    """Every unit mapped, and nothing left unread or undeclared (no warnings at all)."""
-    assert receipt["quarantined"] == 0, receipt["detail"]
-    for unit in receipt["detail"]:
-        assert "outcome" not in unit, unit["outcome"]
-
-
-def diagnostics(unit: dict[str, Any]) -> str:
-    return " | ".join(i.get("diagnostics", "") for i in unit["outcome"]["issue"])
-
-
-async def search(client: httpx.AsyncClient, query: str) -> list[dict[str, Any]]:
-    response = await client.get(query)
-    assert response.status_code == 200, response.text
-    return [e["resource"] for e in response.json().get("entry", [])]
-
-
-async def read(client: httpx.AsyncClient, res_type: str, res_id: str) -> dict[str, Any]:
-    response = await client.get(f"{res_type}/{res_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def versions(client: httpx.AsyncClient, res_type: str, res_id: str) -> int:
-    response = await client.get(f"{res_type}/{res_id}/_history")
-    assert response.status_code == 200, response.text
-    return len(response.json().get("entry", []))
 
 
 def codes(concept: dict[str, Any], system: str) -> list[str]:
