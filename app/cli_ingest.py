@@ -92,19 +92,15 @@ def ingest(
         resumed = await ingestor.resume()
         if resumed:
             console.print(f"mapped {len(resumed)} units left by an interrupted run")
-        receipts = []
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
         ) as progress:
             task = progress.add_task("files", total=len(files))
-            for path in files:
-                progress.update(task, description=path.name)
-                receipts.append(
-                    await ingestor.receive(
-                        centre, path.read_bytes(), transport="file", source_name=path.name
-                    )
-                )
-                progress.advance(task)
+            receipts = await ingestor.receive_many(
+                centre,
+                ((path.read_bytes(), path.name) for path in files),
+                progress=lambda done: progress.update(task, completed=done),
+            )
         return receipts
 
     receipts = _run(settings, work)

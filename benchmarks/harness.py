@@ -353,12 +353,16 @@ def machine_info() -> dict[str, str]:
         pass
     mem_kb = _first_line("/proc/meminfo", "MemTotal") or "0 kB"
     mem_gib = int(mem_kb.split()[0]) / 1024 / 1024
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    try:
+        found = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+        wrk = (found.stdout or found.stderr).split("[")[0].strip()
+    except FileNotFoundError:
+        wrk = "not installed"
     return {
         "CPU": _first_line("/proc/cpuinfo", "model name") or platform.processor() or "unknown",
         "Cores (logical)": str(os.cpu_count()),
         "RAM": f"{mem_gib:.1f} GiB",
         "OS": f"{os_name}, Linux {platform.release()}",
         "Python": platform.python_version(),
-        "wrk": (wrk_version.stdout or wrk_version.stderr).split("[")[0].strip(),
+        "wrk": wrk,
     }

@@ -130,10 +130,8 @@ async def _ingest(
 ) -> tuple[float, int, int, int]:
     units = mapped = quarantined = 0
     start = time.perf_counter()
-    for path in files:
-        receipt = await ingestor.receive(
-            centre, path.read_bytes(), transport="file", source_name=path.name
-        )
+    receipts = await ingestor.receive_many(centre, ((p.read_bytes(), p.name) for p in files))
+    for receipt in receipts:
         units += len(receipt.units)
         mapped += receipt.count("mapped")
         quarantined += receipt.count("quarantined")

@@ -33,6 +33,19 @@ ALLOWED: dict[str, set[str]] = {
         "config",
         "fhir",
     },
+    # The pathway derives CarePlans from what ingest and the REST API stored, and writes them
+    # with the REST API's write semantics; its ids share ingest's uuid5 namespace.
+    "pathway": {
+        "errors",
+        "model",
+        "storage",
+        "validation",
+        "terminology",
+        "search",
+        "config",
+        "fhir",
+        "ingest",
+    },
 }
 
 

@@ -30,10 +30,8 @@ async def load_demo_feeds(ingestor: Ingestor) -> dict[str, int]:
         generate(patients=DEMO_PATIENTS, seed=DEMO_SEED, out=root)
         for centre in sorted(ingestor.specs):
             files = sorted(p for p in (root / centre).rglob("*") if p.is_file())
-            for path in files:
-                receipt = await ingestor.receive(
-                    centre, path.read_bytes(), transport="file", source_name=path.name
-                )
+            inputs = ((path.read_bytes(), path.name) for path in files)
+            for receipt in await ingestor.receive_many(centre, inputs):
                 for status in counts:
                     counts[status] += receipt.count(status)
     log.info(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from app.errors import FhirError, Issue, ResourceNotFound
@@ -26,10 +26,16 @@ from app.ingest.mapping.spec import Spec
 from app.ingest.records import SourceError, SourceRecord
 from app.ingest.reports import Receipt, UnitReport
 from app.ingest.units import Cut, cut, kind_for, records
-from app.ingest.writer import UnitWrite, ensure_organization, write_unit
+from app.ingest.writer import (
+    UnitWrite,
+    centre_organization,
+    ensure_organization,
+    planned_keys,
+    write_unit,
+)
 from app.model import fhir_json
 from app.storage import ingest_log
-from app.storage.ingest_log import LoggedUnit
+from app.storage.ingest_log import LoggedUnit, NewUnit
 from app.terminology.local import LocalTerminology
 
 log = logging.getLogger(__name__)
@@ -71,53 +77,79 @@ class Ingestor:
         media_type: str | None = None,
         transport: str = "http",
         source_name: str | None = None,
-        progress: Callable[[int], None] | None = None,
     ) -> Receipt:
         """Log every unit of ``content``, then map the new ones. ``SourceError`` only for a
         request that is not for this centre at all (wrong content type)."""
+        inputs = [(content, source_name)]
+        found = await self.receive_many(centre, inputs, media_type=media_type, transport=transport)
+        return found[0]
+
+    async def receive_many(
+        self,
+        centre: str,
+        inputs: Iterable[tuple[bytes, str | None]],
+        *,
+        media_type: str | None = None,
+        transport: str = "file",
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Receipt]:
+        """``receive`` for many inputs (files) at once, one receipt each.
+
+        Units are logged and mapped in batches that cross input boundaries: a feed of many
+        small files (daily extracts, one Bundle per file) then costs a commit per batch
+        rather than two per file. ``progress`` gets the number of inputs finished so far.
+        """
         spec = self.spec(centre)
         kind_for(spec, media_type)
-        receipt = Receipt(centre)
-        batch: list[Cut] = []
-        for piece in cut(spec, content, transport=transport, source_name=source_name):
-            batch.append(piece)
-            if len(batch) >= CHUNK * 4:
-                receipt.units.extend(await self._log_and_map(batch, progress))
-                batch = []
-        if batch:
-            receipt.units.extend(await self._log_and_map(batch, progress))
-        return receipt
+        receipts: list[Receipt] = []
+        batch: list[tuple[Receipt, Cut]] = []
 
-    async def _log_and_map(
-        self, pieces: list[Cut], progress: Callable[[int], None] | None
-    ) -> list[UnitReport]:
+        async def flush(finished: int) -> None:
+            reports = await self._log_and_map([piece for _, piece in batch])
+            for receipt, piece in batch:
+                receipt.units.append(reports[piece.unit.unit_id])
+            batch.clear()
+            if progress is not None:
+                progress(finished)
+
+        for content, source_name in inputs:
+            receipt = Receipt(centre)
+            receipts.append(receipt)
+            for piece in cut(spec, content, transport=transport, source_name=source_name):
+                batch.append((receipt, piece))
+                if len(batch) >= CHUNK * 4:
+                    await flush(len(receipts) - 1)
+        if batch:
+            await flush(len(receipts))
+        elif progress is not None:
+            progress(len(receipts))
+        return receipts
+
+    async def _log_and_map(self, pieces: list[Cut]) -> dict[str, UnitReport]:
+        """Every piece's report, by unit id (a unit sent twice has one report)."""
         now = self.ctx.now()
         async with self.ctx.db.write() as conn:
             statuses = await ingest_log.log_units(conn, [p.unit for p in pieces], now)
         reports: dict[str, UnitReport] = {}
-        fresh: list[str] = []
+        fresh: dict[str, NewUnit] = {}
         problems: dict[str, SourceError] = {}
         for piece in pieces:
             uid = piece.unit.unit_id
             status = statuses.get(uid, ingest_log.RECEIVED)
-            if uid in reports or uid in problems:
+            if uid in reports or uid in fresh:
                 continue
             if status != ingest_log.RECEIVED:
                 reports[uid] = UnitReport(uid, piece.unit.position, status, repeat=True)
                 continue
-            fresh.append(uid)
+            fresh[uid] = piece.unit
             if piece.problem is not None:
                 problems[uid] = piece.problem
-        mapped = await self.process(fresh, known_problems=problems)
-        reports.update((r.unit_id, r) for r in mapped)
-        if progress is not None:
-            progress(len(pieces))
-        out: list[UnitReport] = []
-        for piece in pieces:
-            report = reports.get(piece.unit.unit_id)
-            if report is not None:
-                out.append(report)
-        return out
+        # Fresh units are mapped from the bytes just logged, not read back: same content.
+        units = [_logged(unit, now) for unit in fresh.values()]
+        for start in range(0, len(units), CHUNK):
+            mapped = await self._map_units(units[start : start + CHUNK], problems)
+            reports.update((r.unit_id, r) for r in mapped)
+        return reports
 
     async def store_message(self, centre: str, content: bytes, transport: str) -> list[Cut]:
         """Log the units of one MLLP frame (committed before the caller ACKs)."""
@@ -140,22 +172,28 @@ class Ingestor:
                     for u in await ingest_log.get_units(conn, chunk)
                     if u.status == ingest_log.RECEIVED
                 ]
-            if not units:
-                continue
-            known = known_problems or {}
-            prepared = [await self._prepare(u, known.get(u.unit_id)) for u in units]
+            if units:
+                reports.extend(await self._map_units(units, known_problems or {}))
+        return reports
+
+    async def _map_units(
+        self, units: list[LoggedUnit], known: dict[str, SourceError]
+    ) -> list[UnitReport]:
+        """Map, validate and write one chunk; a chunk whose write fails is written unit by
+        unit, so one bad unit is quarantined and the rest still land."""
+        prepared = [await self._prepare(u, known.get(u.unit_id)) for u in units]
+        try:
+            return await self._commit(prepared)
+        except FhirError as exc:
+            if len(prepared) == 1:
+                return await self._quarantine_after_write(prepared[0], exc)
+            log.warning("ingest chunk failed (%s); writing its units one by one", exc)
+        reports: list[UnitReport] = []
+        for one in prepared:
             try:
-                reports.extend(await self._commit(prepared))
-            except FhirError as exc:
-                if len(prepared) == 1:
-                    reports.extend(await self._quarantine_after_write(prepared[0], exc))
-                    continue
-                log.warning("ingest chunk failed (%s); writing its units one by one", exc)
-                for one in prepared:
-                    try:
-                        reports.extend(await self._commit([one]))
-                    except FhirError as single:
-                        reports.extend(await self._quarantine_after_write(one, single))
+                reports.extend(await self._commit([one]))
+            except FhirError as single:
+                reports.extend(await self._quarantine_after_write(one, single))
         return reports
 
     async def _prepare(self, unit: LoggedUnit, problem: SourceError | None) -> UnitWrite:
@@ -219,11 +257,17 @@ class Ingestor:
     async def _commit(self, prepared: list[UnitWrite]) -> list[UnitReport]:
         now = self.ctx.now()
         reports: list[UnitReport] = []
+        statuses: list[ingest_log.StatusRow] = []
         async with self.ctx.store.write() as tx:
-            for spec in {item.spec.centre: item.spec for item in prepared}.values():
+            specs = {item.spec.centre: item.spec for item in prepared}.values()
+            keys = [key for item in prepared for key in planned_keys(item)]
+            keys.extend(("Organization", centre_organization(spec)["id"]) for spec in specs)
+            await tx.prefetch(keys)
+            for spec in specs:
                 await ensure_organization(tx, spec, now)  # no-op once written
             for item in prepared:
-                reports.append(await write_unit(tx, self.ctx, item, now))
+                reports.append(await write_unit(tx, self.ctx, item, now, statuses))
+            await ingest_log.set_statuses(await tx.connection(), statuses)
         return reports
 
     async def _quarantine_after_write(self, item: UnitWrite, exc: FhirError) -> list[UnitReport]:
@@ -294,6 +338,26 @@ def map_bundle(mapper: Mapper, found: list[SourceRecord]) -> Mapped:
         if not ev.issues:
             out.warnings.extend(mapper.unread_warnings(record, mapper.spec.rules[record.rule_key]))
     return out
+
+
+def _logged(unit: NewUnit, now: int) -> LoggedUnit:
+    return LoggedUnit(
+        unit.unit_id,
+        unit.centre,
+        unit.kind,
+        unit.transport,
+        unit.source_name,
+        unit.position,
+        unit.context,
+        unit.content,
+        received_at=now,
+        status=ingest_log.RECEIVED,
+        attempts=0,
+        updated_at=now,
+        outcome=None,
+        result=None,
+        seq=0,
+    )
 
 
 def _source_issue(problem: SourceError, unit: LoggedUnit) -> Issue:

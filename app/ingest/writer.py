@@ -165,6 +165,10 @@ async def _merge(tx: WriteTx, ctx: FhirContext, merge: Merge, now: int, tally: _
         tally.add(await writes.update(tx, body, survivor_id, now=now), now)
 
 
+def _provenance_id(unit_id: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"provenance|{unit_id}"))
+
+
 def provenance(item: UnitWrite, targets: list[str], now: int) -> dict[str, Any]:
     unit, spec = item.unit, item.spec
     label = _KIND_LABEL.get(unit.kind, unit.kind)
@@ -172,7 +176,7 @@ def provenance(item: UnitWrite, targets: list[str], now: int) -> dict[str, Any]:
     org_id = uuid.uuid5(NAMESPACE, f"ods|{spec.ods.organization}")
     return {
         "resourceType": "Provenance",
-        "id": str(uuid.uuid5(NAMESPACE, f"provenance|{unit.unit_id}")),
+        "id": _provenance_id(unit.unit_id),
         "target": [{"reference": t} for t in targets],
         "recorded": format_instant(now),
         "activity": {
@@ -231,19 +235,35 @@ async def ensure_organization(tx: WriteTx, spec: Spec, now: int) -> None:
     await writes.update(tx, organization, organization["id"], now=now)
 
 
-async def write_unit(tx: WriteTx, ctx: FhirContext, item: UnitWrite, now: int) -> UnitReport:
-    """Write the unit (or record its quarantine) and return its report."""
+def planned_keys(item: UnitWrite) -> list[tuple[str, str]]:
+    """The current rows ``write_unit`` will read: prefetched for a whole chunk at once."""
+    if item.errors:
+        return []
+    keys = [(r["resourceType"], r["id"]) for r in item.resources]
+    keys.append(("Provenance", _provenance_id(item.unit.unit_id)))
+    return keys
+
+
+async def write_unit(
+    tx: WriteTx,
+    ctx: FhirContext,
+    item: UnitWrite,
+    now: int,
+    statuses: list[ingest_log.StatusRow],
+) -> UnitReport:
+    """Write the unit (or queue its quarantine) and return its report; the unit's new
+    status goes to ``statuses``, written for the whole chunk by the caller."""
     unit = item.unit
-    conn = await tx.connection()
     if item.errors:
         issues = [*item.errors, *item.warnings]
-        await ingest_log.set_status(
-            conn,
-            unit.unit_id,
-            ingest_log.QUARANTINED,
-            outcome=operation_outcome_bytes(issues),
-            result=None,
-            now=now,
+        statuses.append(
+            ingest_log.status_row(
+                unit.unit_id,
+                ingest_log.QUARANTINED,
+                outcome=operation_outcome_bytes(issues),
+                result=None,
+                now=now,
+            )
         )
         return UnitReport(unit.unit_id, unit.position, ingest_log.QUARANTINED, issues=issues)
     tally = _Tally()
@@ -258,13 +278,10 @@ async def write_unit(tx: WriteTx, ctx: FhirContext, item: UnitWrite, now: int) -
         {"created": tally.created, "updated": tally.updated, "unchanged": tally.unchanged}
     )
     outcome = operation_outcome_bytes(item.warnings) if item.warnings else None
-    await ingest_log.set_status(
-        await tx.connection(),
-        unit.unit_id,
-        ingest_log.MAPPED,
-        outcome=outcome,
-        result=result,
-        now=now,
+    statuses.append(
+        ingest_log.status_row(
+            unit.unit_id, ingest_log.MAPPED, outcome=outcome, result=result, now=now
+        )
     )
     return UnitReport(
         unit.unit_id,

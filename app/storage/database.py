@@ -43,7 +43,26 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 _RETRY = {"Retry-After": "1"}
 _INLINE_COMMIT_ROWS = 100
 # asyncpg's own timeout=, or the server cancelling (e.g. a statement_timeout set by a DBA).
+_LOCK_MANY = (
+    "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, n)"
+)
+"""Locks taken in the array's (sorted) order: unnest WITH ORDINALITY scans it in order."""
 _PG_TIMEOUTS = (TimeoutError, asyncpg.exceptions.QueryCanceledError)
+
+
+async def _to_thread_through_cancel(fn: Any, *args: Any) -> Any:
+    """``asyncio.to_thread`` that, when cancelled, still waits for the thread to finish.
+
+    The thread keeps running on its sqlite3 connection after a plain ``to_thread`` is
+    cancelled; closing that connection (shutdown) or starting the next write on it meanwhile
+    crashes the process (a segmentation fault was seen at shutdown mid-checkpoint).
+    """
+    running = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await running
+        raise
 
 
 @lru_cache(maxsize=1024)
@@ -86,6 +105,10 @@ class Connection(Protocol):
     async def lock(self, key: str) -> None:
         """Serialize writers on a key until the transaction ends."""
 
+    async def lock_many(self, keys: Sequence[str]) -> None:
+        """``lock`` for many keys in one round trip (in a fixed order, so two writers
+        locking overlapping sets cannot deadlock)."""
+
 
 class SqliteConnection:
     dialect = "sqlite"
@@ -118,6 +141,9 @@ class SqliteConnection:
 
     async def lock(self, key: str) -> None:  # noqa: ARG002
         # The SQLite write transaction is already exclusive (BEGIN IMMEDIATE).
+        return None
+
+    async def lock_many(self, keys: Sequence[str]) -> None:  # noqa: ARG002
         return None
 
 
@@ -157,6 +183,9 @@ class SqliteReadConnection:
             await self._readers.call(sqlite_reader.execute_many, _insert_sql(table, columns), rows)
 
     async def lock(self, key: str) -> None:  # noqa: ARG002
+        return None
+
+    async def lock_many(self, keys: Sequence[str]) -> None:  # noqa: ARG002
         return None
 
 
@@ -222,6 +251,11 @@ class PgConnection:
 
     async def lock(self, key: str) -> None:
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(key))
+
+    async def lock_many(self, keys: Sequence[str]) -> None:
+        ordered = sorted({lock_key(k) for k in keys})
+        if ordered:
+            await self._conn.execute(_LOCK_MANY, ordered)
 
 
 class Database(Protocol):
@@ -290,7 +324,7 @@ class SqliteDatabase:
         try:
             while True:
                 await asyncio.sleep(self._checkpoint_seconds)
-                await asyncio.to_thread(conn.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                await _to_thread_through_cancel(conn.execute, "PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
 
@@ -343,7 +377,7 @@ class SqliteDatabase:
                 # A large commit writes many WAL pages: off the loop, so other requests
                 # parse and validate meanwhile. (A thread hop costs ~60 µs: not worth it
                 # for a single small write.)
-                await asyncio.to_thread(conn.execute, "COMMIT")
+                await _to_thread_through_cancel(conn.execute, "COMMIT")
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         """Inline on the loop: this is the read by id, a primary-key lookup of a few µs.

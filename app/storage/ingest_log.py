@@ -141,6 +141,21 @@ async def set_status(
     await conn.execute(_SET_STATUS, unit_id, status, outcome, result, now, int(attempt))
 
 
+StatusRow = tuple[str, str, bytes | None, bytes | None, int, int]
+"""(unit_id, status, outcome, result, now, attempt) for ``set_statuses``."""
+
+
+def status_row(
+    unit_id: str, status: str, *, outcome: bytes | None, result: bytes | None, now: int
+) -> StatusRow:
+    return (unit_id, status, outcome, result, now, 1)
+
+
+async def set_statuses(conn: Connection, rows: Sequence[StatusRow]) -> None:
+    """The new statuses of a chunk of units after a mapping attempt, in one statement."""
+    await conn.executemany(_SET_STATUS, rows)
+
+
 async def get_unit(conn: Connection, unit_id: str) -> LoggedUnit | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM ingest_unit WHERE unit_id = $1", unit_id)
     return _unit(row) if row is not None else None

@@ -172,3 +172,55 @@ ingest_watermark = sa.Table(
     sa.Column("instant", sa.Text, nullable=False),
 )
 """How far polling a centre's FHIR API has got, per resource type (``meta.lastUpdated``)."""
+
+pathway_dirty = sa.Table(
+    "pathway_dirty",
+    metadata,
+    sa.Column("patient_id", sa.Text, primary_key=True),
+    sa.Column("queued_at", sa.BigInteger, nullable=False),
+)
+"""Patients whose pathway must be derived again (migration 0005): written in the same
+transaction as the write that changed one of their resources (``WriteTx``), and removed once
+their CarePlans are derived, so a change is never missed even across a crash."""
+
+_EPISODE_TEXT = (
+    "stage",
+    "status",
+    "referred",
+    "referral_centre",
+    "referral_source",
+    "mdt",
+    "mdt_centre",
+    "decision",
+    "treatment_scheduled",
+    "treated",
+    "treating_centre",
+    "modality",
+    "operator",
+    "aetiology",
+    "follow_up",
+    "discharged",
+    "ended",
+    "exit",
+    "rtt_status",
+    "rtt_stop",
+    "sex",
+    "birth_date",
+    "area",
+    "centres",
+)
+pathway_episode = sa.Table(
+    "pathway_episode",
+    metadata,
+    sa.Column("careplan_id", sa.Text, primary_key=True),
+    sa.Column("patient_id", sa.Text, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("repair", sa.Boolean, nullable=True),
+    *[sa.Column(name, sa.Text, nullable=name not in ("stage", "status")) for name in _EPISODE_TEXT],
+    sa.Index("ix_pathway_episode_patient", "patient_id"),
+    sa.Index("ix_pathway_episode_referred", "referred"),
+    sa.Index("ix_pathway_episode_treated", "treated"),
+)
+"""One flat row per derived episode (``app.pathway.model.Episode``'s scalar facts; dates as
+ISO text, ``centres`` space-separated): the metrics aggregate these rows instead of parsing
+CarePlans."""

@@ -7,7 +7,7 @@ FHIR interaction or one whole transaction Bundle runs inside one of these.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +53,31 @@ _DELETE_INDEX_PARAM = {
     t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2 AND param = $3" for t in COLUMNS
 }
 _CURRENT_COLUMNS = "res_type, res_id, version_id, last_updated, deleted, content"
+PATHWAY_SOURCES = frozenset(
+    {
+        "Patient",
+        "ServiceRequest",
+        "Encounter",
+        "Procedure",
+        "Observation",
+        "Condition",
+        "Appointment",
+    }
+)
+"""Types whose writes change a patient's pathway: writing one queues the Patient(s) it is
+about in ``pathway_dirty``, in the same transaction (CarePlans, derived from them, do not)."""
+_QUEUE_DIRTY = (
+    "INSERT INTO pathway_dirty (patient_id, queued_at) VALUES ($1, $2) "
+    "ON CONFLICT (patient_id) DO UPDATE SET queued_at = excluded.queued_at"
+)
+_QUEUE_DIRTY_OF_DELETED = (
+    "INSERT INTO pathway_dirty (patient_id, queued_at) "
+    "SELECT DISTINCT target_id, CAST($3 AS BIGINT) FROM search_reference "
+    "WHERE res_type = $1 AND res_id = $2 AND target_type = 'Patient' AND target_id IS NOT NULL "
+    "ON CONFLICT (patient_id) DO UPDATE SET queued_at = excluded.queued_at"
+)
+_PREFETCH = 500
+"""Ids per prefetch statement (SQLite allows 32,766 parameters; keep statements small)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +129,18 @@ class WriteTx:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._known: dict[tuple[str, str], StoredVersion | None] = {}
+        """Current rows this transaction has locked and read, or written: they are read
+        once, and a read never has to flush pending writes first."""
         self._current: list[tuple[Any, ...]] = []
         self._new: list[tuple[Any, ...]] = []
         self._versions: list[tuple[Any, ...]] = []
         self._stale_index: list[tuple[str, str]] = []
-        self._index: dict[str, list[tuple[Any, ...]]] = {}
+        self._dirty: dict[str, int] = {}
+        self._dirty_deleted: list[tuple[str, str, int]] = []
+        self._index: dict[tuple[str, str], dict[str, list[tuple[Any, ...]]]] = {}
+        """Pending index rows per resource: a second write of a resource before the flush
+        replaces the first one's rows (they never reach the database)."""
 
     async def connection(self) -> Connection:
         """The transaction's connection for queries, with pending writes flushed."""
@@ -120,8 +152,40 @@ class WriteTx:
 
     async def current(self, res_type: str, res_id: str) -> StoredVersion | None:
         """The current row, locked against concurrent writers of the same resource."""
+        key = (res_type, res_id)
+        if key in self._known:
+            return self._known[key]
         await self._conn.lock(f"resource:{res_type}/{res_id}")
-        return await read_current(await self.connection(), res_type, res_id)
+        # No pending write touches a row missing from _known, so no flush is needed.
+        found = await read_current(self._conn, res_type, res_id)
+        self._known[key] = found
+        return found
+
+    async def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Lock and read many current rows in a few statements, so that the ``current``
+        calls of a batch of writes (an ingest chunk) cost no round trip each."""
+        wanted = sorted({k for k in keys if k not in self._known})
+        if not wanted:
+            return
+        await self._conn.lock_many([f"resource:{t}/{i}" for t, i in wanted])
+        by_type: dict[str, list[str]] = {}
+        for res_type, res_id in wanted:
+            by_type.setdefault(res_type, []).append(res_id)
+        for res_type, ids in by_type.items():
+            for start in range(0, len(ids), _PREFETCH):
+                chunk = ids[start : start + _PREFETCH]
+                marks = ", ".join(f"${n}" for n in range(2, len(chunk) + 2))
+                rows = await self._conn.fetch(
+                    f"SELECT {_CURRENT_COLUMNS} FROM resource "
+                    f"WHERE res_type = $1 AND res_id IN ({marks})",
+                    res_type,
+                    *chunk,
+                )
+                for row in rows:
+                    found = _version(row)
+                    self._known[(found.res_type, found.res_id)] = found
+        for key in wanted:
+            self._known.setdefault(key, None)
 
     def put(
         self,
@@ -139,18 +203,36 @@ class WriteTx:
         """Queue a new current version with its index rows (caller has called current(),
         unless the id was freshly generated)."""
         row = (res_type, res_id, version_id, last_updated, False, content, centre)
+        self._known[(res_type, res_id)] = StoredVersion(
+            res_type, res_id, version_id, last_updated, False, content
+        )
         # No row exists (checked under lock, or a fresh id): a plain insert, no upsert.
         (self._current if existed else self._new).append(row)
         self._versions.append((res_type, res_id, version_id, last_updated, method, False, content))
         if existed:
             self._stale_index.append((res_type, res_id))
-        for table, rows in index.rows.items():
-            self._index.setdefault(table, []).extend((res_type, res_id, *row) for row in rows)
+        self._index[(res_type, res_id)] = index.rows
+        if res_type in PATHWAY_SOURCES:
+            if res_type == "Patient":
+                self._dirty[res_id] = last_updated
+            elif existed:  # the Patient it was about before this write, too
+                self._dirty_deleted.append((res_type, res_id, last_updated))
+            for ref in index.rows.get("search_reference", ()):
+                if ref[2] == "Patient" and ref[3]:
+                    self._dirty[ref[3]] = last_updated
 
     def delete(self, *, res_type: str, res_id: str, version_id: int, last_updated: int) -> None:
+        self._known[(res_type, res_id)] = StoredVersion(
+            res_type, res_id, version_id, last_updated, True, None
+        )
         self._current.append((res_type, res_id, version_id, last_updated, True, None, None))
         self._versions.append((res_type, res_id, version_id, last_updated, "DELETE", True, None))
         self._stale_index.append((res_type, res_id))
+        self._index.pop((res_type, res_id), None)
+        if res_type == "Patient":
+            self._dirty[res_id] = last_updated
+        elif res_type in PATHWAY_SOURCES:
+            self._dirty_deleted.append((res_type, res_id, last_updated))
 
     async def reindex(
         self, res_type: str, res_id: str, index: IndexRows, params: list[str] | None = None
@@ -165,8 +247,7 @@ class WriteTx:
             for table in COLUMNS:
                 for param in params:
                     await self._conn.execute(_DELETE_INDEX_PARAM[table], res_type, res_id, param)
-        for table, rows in index.rows.items():
-            self._index.setdefault(table, []).extend((res_type, res_id, *row) for row in rows)
+        self._index[(res_type, res_id)] = index.rows
 
     async def flush(self) -> None:
         if self._new:
@@ -178,13 +259,23 @@ class WriteTx:
         if self._versions:
             await self._conn.insert_rows("resource_version", _VERSION_COLUMNS, self._versions)
             self._versions = []
+        if self._dirty_deleted:  # from the index rows, before they go
+            await self._conn.executemany(_QUEUE_DIRTY_OF_DELETED, self._dirty_deleted)
+            self._dirty_deleted = []
+        if self._dirty:
+            await self._conn.executemany(_QUEUE_DIRTY, list(self._dirty.items()))
+            self._dirty = {}
         if self._stale_index:
             for table in COLUMNS:
                 await self._conn.executemany(_DELETE_INDEX[table], self._stale_index)
             self._stale_index = []
-        for table, rows in self._index.items():
-            await self._conn.insert_rows(table, ("res_type", "res_id", *COLUMNS[table]), rows)
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for (res_type, res_id), tables in self._index.items():
+            for table, rows in tables.items():
+                by_table.setdefault(table, []).extend((res_type, res_id, *r) for r in rows)
         self._index = {}
+        for table, rows in by_table.items():
+            await self._conn.insert_rows(table, ("res_type", "res_id", *COLUMNS[table]), rows)
 
 
 @dataclass(frozen=True, slots=True)

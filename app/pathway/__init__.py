@@ -1,0 +1,1 @@
+"""Regional pathway tracking: one MV-Pathway CarePlan per patient episode, and its metrics."""

@@ -1,0 +1,185 @@
+"""Keeping the stored pathway true: derive the CarePlans (and episode rows) of every patient
+queued in ``pathway_dirty``.
+
+The queue is written by the store in the same transaction as the change (``WriteTx``), so a
+change cannot be missed, even across a crash; each batch of patients is derived from the
+store and written, with its queue entries removed, in one transaction. Derivation is a pure
+function of the stored resources (``derive``), and an unchanged CarePlan keeps its version,
+so deriving again (``rebuild``) changes nothing unless the data did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.fhir import writes
+from app.fhir.context import FhirContext
+from app.model import fhir_json
+from app.pathway import episode_rows
+from app.pathway.careplan import render
+from app.pathway.derive import derive
+from app.pathway.model import Episode
+from app.storage.database import Connection
+from app.storage.store import PATHWAY_SOURCES, WriteTx
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+"""Patients per transaction."""
+_SOURCES = sorted(PATHWAY_SOURCES - {"Patient"})
+_QUEUE_ALL = (
+    "INSERT INTO pathway_dirty (patient_id, queued_at) "
+    "SELECT res_id, CAST($1 AS BIGINT) FROM resource WHERE res_type = 'Patient' "
+    "UNION SELECT patient_id, CAST($1 AS BIGINT) FROM pathway_episode WHERE true "
+    "ON CONFLICT (patient_id) DO UPDATE SET queued_at = excluded.queued_at"
+)
+_DONE = "DELETE FROM pathway_dirty WHERE patient_id = $1 AND queued_at <= $2"
+
+
+@dataclass
+class Derived:
+    patients: int = 0
+    episodes: int = 0
+    written: int = 0
+    """CarePlans created or changed (unchanged ones keep their version)."""
+    removed: int = 0
+
+
+def _marks(count: int, start: int = 1) -> str:
+    return ", ".join(f"${n}" for n in range(start, start + count))
+
+
+async def _load(
+    conn: Connection, patient_ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The live Patients, and every live resource about each of them."""
+    ids = list(patient_ids)
+    rows = await conn.fetch(
+        "SELECT res_id, content FROM resource WHERE res_type = 'Patient' AND deleted = $1 "
+        f"AND res_id IN ({_marks(len(ids), 2)})",
+        False,
+        *ids,
+    )
+    patients = {r[0]: fhir_json.loads(bytes(r[1])) for r in rows}
+    about: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
+    types = _marks(len(_SOURCES), 2)
+    rows = await conn.fetch(
+        "SELECT s.target_id, r.content FROM (SELECT DISTINCT target_id, res_type, res_id "
+        f"FROM search_reference WHERE target_type = 'Patient' AND res_type IN ({types}) "
+        f"AND target_id IN ({_marks(len(ids), 2 + len(_SOURCES))})) s "
+        "JOIN resource r ON r.res_type = s.res_type AND r.res_id = s.res_id "
+        "WHERE r.deleted = $1",
+        False,
+        *_SOURCES,
+        *ids,
+    )
+    for target, content in rows:
+        about[target].append(fhir_json.loads(bytes(content)))
+    return patients, about
+
+
+async def _careplans_of(conn: Connection, patient_ids: Sequence[str]) -> dict[str, list[str]]:
+    rows = await conn.fetch(
+        "SELECT patient_id, careplan_id FROM pathway_episode "
+        f"WHERE patient_id IN ({_marks(len(patient_ids))})",
+        *patient_ids,
+    )
+    out: dict[str, list[str]] = {}
+    for patient_id, careplan_id in rows:
+        out.setdefault(patient_id, []).append(careplan_id)
+    return out
+
+
+def episodes_of(patient: dict[str, Any] | None, resources: list[dict[str, Any]]) -> list[Episode]:
+    if patient is None:
+        return []
+    return derive(patient, resources)
+
+
+async def _write(
+    tx: WriteTx, ctx: FhirContext, queued: Sequence[tuple[str, int]], result: Derived
+) -> None:
+    ids = [pid for pid, _ in queued]
+    conn = await tx.connection()
+    patients, about = await _load(conn, ids)
+    before = await _careplans_of(conn, ids)
+    now = ctx.now()
+    episodes: list[Episode] = []
+    careplans: list[dict[str, Any]] = []
+    for pid in ids:
+        found = episodes_of(patients.get(pid), about[pid])
+        by_ref = {f"{r['resourceType']}/{r['id']}": r for r in about[pid]}
+        episodes.extend(found)
+        careplans.extend(render(e, f"Patient/{pid}", by_ref) for e in found)
+    keep = {c["id"] for c in careplans}
+    stale = [cid for pid in ids for cid in before.get(pid, []) if cid not in keep]
+    await tx.prefetch([("CarePlan", c["id"]) for c in careplans] + [("CarePlan", s) for s in stale])
+    for careplan in careplans:
+        outcome = await writes.update(tx, careplan, careplan["id"], now=now)
+        result.written += outcome.last_updated == now
+    for careplan_id in stale:
+        await writes.delete(tx, "CarePlan", careplan_id, now=now)
+    conn = await tx.connection()
+    await episode_rows.replace(conn, ids, episodes)
+    await conn.executemany(_DONE, list(queued))
+    result.patients += len(ids)
+    result.episodes += len(episodes)
+    result.removed += len(stale)
+
+
+async def drain(
+    ctx: FhirContext,
+    *,
+    progress: Callable[[int], None] | None = None,
+    patient_ids: Sequence[str] | None = None,
+) -> Derived:
+    """Derive every queued patient (or only those of ``patient_ids`` that are queued)."""
+    result = Derived()
+    while True:
+        async with ctx.db.read() as conn:
+            if patient_ids is None:
+                rows = await conn.fetch(
+                    "SELECT patient_id, queued_at FROM pathway_dirty "
+                    "ORDER BY queued_at, patient_id LIMIT $1",
+                    BATCH,
+                )
+            elif patient_ids:
+                rows = await conn.fetch(
+                    "SELECT patient_id, queued_at FROM pathway_dirty "
+                    f"WHERE patient_id IN ({_marks(len(patient_ids))})",
+                    *patient_ids,
+                )
+            else:
+                rows = []
+        if not rows:
+            return result
+        async with ctx.store.write() as tx:
+            await _write(tx, ctx, [(r[0], int(r[1])) for r in rows], result)
+        if progress is not None:
+            progress(len(rows))
+        if patient_ids is not None:
+            return result
+
+
+async def queue_all(ctx: FhirContext) -> int:
+    """Queue every patient (and every patient that has episodes) for derivation."""
+    async with ctx.db.write() as conn:
+        await conn.execute(_QUEUE_ALL, ctx.now())
+        row = await conn.fetchrow("SELECT COUNT(*) FROM pathway_dirty")
+    return int(row[0]) if row else 0
+
+
+async def queued(ctx: FhirContext) -> int:
+    async with ctx.db.read() as conn:
+        row = await conn.fetchrow("SELECT COUNT(*) FROM pathway_dirty")
+    return int(row[0]) if row else 0
+
+
+async def rebuild(ctx: FhirContext, progress: Callable[[int], None] | None = None) -> Derived:
+    """Every CarePlan derived again from the store: the same result as the incremental path
+    (it is the same path), and no new versions where nothing changed."""
+    await queue_all(ctx)
+    return await drain(ctx, progress=progress)

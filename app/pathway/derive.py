@@ -1,0 +1,358 @@
+"""A patient's stored resources grouped into episodes, and each episode's facts.
+
+Pure and order-blind: the resources are deduplicated and sorted (instant, kind, reference)
+before anything else, so the same set in any arrival order gives the same episodes.
+
+Grouping. A referral received while no episode is open starts one; a referral received while
+one is open (another centre's, an inter-provider transfer: RTT 21) joins it. An episode is
+closed to new referrals once it has ended (an exit, a medical-therapy decision, a completed
+follow-up after treatment, a discharge, death) or when all its referrals are revoked or
+entered in error. Every other event joins the latest episode that started on or before it
+(events before the first referral join the first episode); with no referral at all, the
+episode is anchored on the earliest event.
+
+Facts of an episode, from its live resources (cancelled, revoked, not-done and
+entered-in-error ones are listed as activities but never counted):
+* decision: the latest completed MDT with a deciding outcome (further investigation and
+  deferral decide nothing); without one, the modality of the intervention request or of the
+  procedure. declined-by-patient and not-suitable are exits unless treatment followed;
+* treated: the first procedure done (completed, in progress or stopped);
+* a clinic or echo after treatment is follow-up; a completed follow-up visit ends the episode,
+  and it is discharged when all its referrals are closed too (or on an explicit discharge);
+* death (Patient.deceasedDateTime) while the episode runs ends it, as exit ``died`` when
+  before treatment;
+* current stage: the furthest reached, an exit above everything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from app.ingest.mapping.engine import NAMESPACE
+from app.pathway import codes, rtt
+from app.pathway.facts import Fact, code_in, extension_code, fact, instant, london_day
+from app.pathway.facts import procedure_modality as modality_of
+from app.pathway.model import Activity, Episode
+
+_DECISION_OF_MODALITY = {
+    "surgery": "decision-surgery",
+    "minimal-access-surgery": "decision-minimal-access-surgery",
+    "transcatheter-repair": "decision-transcatheter-repair",
+    "transcatheter-replacement": "decision-transcatheter-replacement",
+}
+_VISITS = ("clinic", "follow-up")
+
+
+def derive(patient: dict[str, Any], resources: Sequence[dict[str, Any]]) -> list[Episode]:
+    """Every episode of ``patient``; none for a Patient merged into another."""
+    if merged_away(patient):
+        return []
+    facts = _facts(resources)
+    conditions = [r for r in _latest(resources) if r.get("resourceType") == "Condition"]
+    groups = _group(patient, facts)
+    return [
+        _episode(patient, number, group, conditions) for number, group in enumerate(groups, start=1)
+    ]
+
+
+def merged_away(patient: dict[str, Any]) -> bool:
+    """Inactive and replaced: its resources are (or will be) re-pointed at the survivor."""
+    return patient.get("active") is False and any(
+        link.get("type") == "replaced-by" for link in patient.get("link", []) or []
+    )
+
+
+def _version(resource: dict[str, Any]) -> tuple[int, str, str]:
+    meta = resource.get("meta") or {}
+    try:
+        version = int(meta.get("versionId") or 0)
+    except ValueError:
+        version = 0
+    return (version, str(meta.get("lastUpdated") or ""), repr(sorted(resource.items())))
+
+
+def _latest(resources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One resource per Type/id, the newest version (a correction replaces, never adds)."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in resources:
+        ref = f"{r.get('resourceType')}/{r.get('id')}"
+        if ref not in best or _version(r) > _version(best[ref]):
+            best[ref] = r
+    return [best[k] for k in sorted(best)]
+
+
+def _facts(resources: Sequence[dict[str, Any]]) -> list[Fact]:
+    """Facts in order, without duplicates: an Appointment that an Encounter of the same start
+    records (King's sends both), and a second record of the same event (same kind, stage,
+    minute and centre) from another resource."""
+    found = sorted((f for r in _latest(resources) if (f := fact(r))), key=lambda f: f.key)
+    encounters = {f.at for f in found if f.ref.startswith("Encounter/")}
+    out: list[Fact] = []
+    seen: set[tuple[Any, ...]] = set()
+    for f in found:
+        if f.ref.startswith("Appointment/") and f.at in encounters:
+            continue
+        same = (f.kind, f.stage, f.at, f.centre, f.live)
+        if same in seen:
+            continue
+        seen.add(same)
+        out.append(f)
+    return out
+
+
+def _group(patient: dict[str, Any], facts: list[Fact]) -> list[list[Fact]]:
+    groups: list[list[Fact]] = []
+    pending: list[Fact] = []
+    for f in facts:
+        if f.kind == "referral" and (not groups or _closed(patient, groups[-1], f.day)):
+            groups.append([*pending, f])
+            pending = []
+        elif groups:
+            groups[-1].append(f)
+        else:
+            pending.append(f)
+    if pending:
+        groups.append(pending)
+    return groups
+
+
+def _closed(patient: dict[str, Any], group: list[Fact], day: str) -> bool:
+    refs = [f for f in group if f.kind == "referral"]
+    if refs and not any(f.live for f in refs):
+        return True
+    ended = _episode(patient, 0, group, []).ended
+    return ended is not None and ended <= day
+
+
+def _death(patient: dict[str, Any]) -> tuple[bool, str | None]:
+    at = instant(patient.get("deceasedDateTime"))
+    if at is not None:
+        return True, london_day(at)
+    return patient.get("deceasedBoolean") is True, None
+
+
+def _episode(
+    patient: dict[str, Any], number: int, group: list[Fact], conditions: list[dict[str, Any]]
+) -> Episode:
+    patient_id = str(patient.get("id"))
+    referrals = [f for f in group if f.kind == "referral"]
+    live = [f for f in group if f.live]
+    live_refs = [f for f in referrals if f.live]
+    anchor = (referrals or group)[0]
+    first_ref = (live_refs or [anchor])[0]
+
+    procs = [f for f in live if f.kind == "procedure" and f.stage == "treated"]
+    first_tx = procs[0] if procs else None
+    treated_at = first_tx.at if first_tx else None
+    modality, repair = modality_of(first_tx.resource) if first_tx else (None, None)
+    after = [f for f in live if treated_at is not None and f.at > treated_at]
+    follow = [f for f in after if f.kind in (*_VISITS, "echo")]
+    done_visits = [f for f in after if f.kind in _VISITS and f.status == "completed"]
+
+    mdts = [f for f in live if f.kind == "mdt" and f.status == "completed"]
+    decision, exit_, decided = _decision(mdts, treated_at)
+    requests = [f for f in live if f.kind == "intervention-request"]
+    bookings = [f for f in live if f.kind == "procedure" and f.stage == "treatment-scheduled"]
+    planned = [m for r in requests if (m := modality_of(r.resource)[0])]
+    implied = planned[0] if planned else modality
+    if decision in (None, "decision") and implied:
+        decision = _DECISION_OF_MODALITY.get(implied, decision)
+    scheduled = min((f.day for f in [*requests, *bookings]), default=None)
+
+    ended: str | None = None
+    discharged: str | None = None
+    explicit = [f for f in live if f.kind == "discharge"]
+    if exit_ or decision == "decision-medical-therapy":
+        ended = decided
+    if done_visits:
+        ended = done_visits[-1].day
+        if all(f.resource.get("status") == "completed" for f in live_refs):
+            discharged = ended
+    if explicit:
+        ended = discharged = explicit[-1].day
+
+    dead, death_day = _death(patient)
+    died_now = dead and (ended is None or (death_day is not None and death_day < ended))
+    died_now = died_now and (death_day is None or death_day >= anchor.day)
+    if died_now:
+        ended, discharged = death_day, None
+        if first_tx is None or (death_day is not None and death_day < first_tx.day):
+            exit_ = "died"
+
+    voided = bool(referrals) and not live_refs
+    status = "active"
+    if voided:
+        errors = all(f.resource.get("status") == "entered-in-error" for f in referrals)
+        status = "entered-in-error" if errors else "revoked"
+    elif ended is not None or died_now:
+        status = "completed"
+
+    stage = _stage(
+        exit_=exit_,
+        discharged=discharged,
+        follow=follow,
+        first_tx=first_tx,
+        scheduled=scheduled,
+        decision=decision,
+        live=live,
+    )
+    no_treatment = None
+    if decided and exit_ in ("declined", "not-suitable"):
+        no_treatment = (decided, rtt.DECLINED if exit_ == "declined" else rtt.NOT_TREATING)
+    elif decided and decision == "decision-medical-therapy" and first_tx is None:
+        no_treatment = (decided, rtt.NOT_TREATING)
+    clock = rtt.clock(
+        voided=voided,
+        treated=_admitted(live, first_tx),
+        followed_up=bool(follow),
+        no_treatment=no_treatment,
+        died=death_day if exit_ == "died" else None,
+        transferred_last=_transferred_last(live, first_ref),
+    )
+    activities = [_activity(f, treated_at, voided) for f in group if f.kind != "admission"]
+    return Episode(
+        patient_id=patient_id,
+        careplan_id=str(uuid.uuid5(NAMESPACE, f"pathway|{patient_id}|{anchor.ref}")),
+        number=number,
+        stage=stage,
+        status=status,
+        referred=first_ref.day,
+        referral_centre=first_ref.centre if first_ref.kind == "referral" else None,
+        referral_source=code_in(first_ref.resource.get("category"), codes.REFERRAL_SOURCE)
+        if first_ref.kind == "referral"
+        else None,
+        mdt=mdts[0].day if mdts else None,
+        mdt_centre=mdts[0].centre if mdts else None,
+        decision=decision,
+        treatment_scheduled=scheduled,
+        treated=first_tx.day if first_tx else None,
+        treating_centre=first_tx.centre if first_tx else None,
+        modality=modality,
+        repair=repair,
+        operator=_operator(first_tx),
+        aetiology=_aetiology(mdts, conditions),
+        follow_up=follow[0].day if follow else None,
+        discharged=discharged,
+        ended=ended,
+        exit=exit_,
+        rtt_status=clock.status,
+        rtt_stop=clock.stop,
+        sex=patient.get("gender"),
+        birth_date=patient.get("birthDate"),
+        area=_area(patient),
+        centres=tuple(sorted({f.centre for f in group if f.centre})),
+        activities=activities,
+    )
+
+
+def _decision(mdts: list[Fact], treated_at: Any) -> tuple[str | None, str | None, str | None]:
+    """(decision, exit, day) of the latest deciding MDT; an exit undone by treatment after it
+    is no exit (the patient changed their mind, or the heart team did)."""
+    decision = exit_ = day = None
+    for f in mdts:
+        outcome = extension_code(f.resource, codes.EXT_MDT_OUTCOME)
+        if outcome in codes.MDT_DECISION:
+            decision, exit_ = codes.MDT_DECISION[outcome]
+            day = f.day
+            if exit_ and treated_at is not None and treated_at > f.at:
+                exit_ = None
+    return decision, exit_, day
+
+
+def _stage(
+    *,
+    exit_: str | None,
+    discharged: str | None,
+    follow: list[Fact],
+    first_tx: Fact | None,
+    scheduled: str | None,
+    decision: str | None,
+    live: list[Fact],
+) -> str:
+    if exit_:
+        return exit_
+    if discharged:
+        return "discharged"
+    if follow:
+        return "follow-up"
+    if first_tx:
+        return "treated"
+    if scheduled:
+        return "treatment-scheduled"
+    if decision:
+        return decision
+    kinds = {f.kind for f in live}
+    if "mdt" in kinds:
+        return "heart-team-review"
+    if kinds & {"clinic", "echo"}:
+        return "work-up"
+    if any(f.stage == "triaged" for f in live):
+        return "triaged"
+    return "referred"
+
+
+def _admitted(live: list[Fact], first_tx: Fact | None) -> str | None:
+    """For admitted care the clock stops on the day of admission for the procedure: an
+    inpatient admission at the treating centre up to three days before it."""
+    if first_tx is None:
+        return None
+    for f in live:
+        if f.kind == "admission" and f.centre == first_tx.centre:
+            gap = (first_tx.at - f.at).total_seconds()
+            if 0 <= gap <= 3 * 86400:
+                return f.day
+    return first_tx.day
+
+
+def _transferred_last(live: list[Fact], first_ref: Fact) -> bool:
+    return bool(live) and live[-1].kind == "referral" and live[-1].centre != first_ref.centre
+
+
+def _activity(f: Fact, treated_at: Any, voided: bool) -> Activity:
+    kind, stage = f.kind, f.stage
+    if treated_at is not None and f.at > treated_at and kind in ("clinic", "echo"):
+        kind = "follow-up" if kind == "clinic" else kind
+        stage = "follow-up"
+    status = f.status
+    if voided and status in ("scheduled", "in-progress", "not-started", "on-hold"):
+        status = "cancelled"
+    return Activity(
+        kind=kind, reference=f.ref, stage=stage, status=status, date=f.day, centre=f.centre
+    )
+
+
+def _operator(first_tx: Fact | None) -> str | None:
+    if first_tx is None:
+        return None
+    for performer in first_tx.resource.get("performer", []) or []:
+        ref = (performer.get("actor") or {}).get("reference", "")
+        if ref.startswith("Practitioner/"):
+            return str(ref)
+    return None
+
+
+def _aetiology(mdts: list[Fact], conditions: list[dict[str, Any]]) -> str | None:
+    """The latest MDT's view; else a Condition coded in mr-aetiology."""
+    for f in reversed(mdts):
+        code = extension_code(f.resource, codes.EXT_MR_AETIOLOGY)
+        if code in codes.AETIOLOGY:
+            return codes.AETIOLOGY[code]
+    for c in conditions:
+        code = extension_code(c, codes.EXT_MR_AETIOLOGY) or code_in(
+            c.get("code"), codes.MR_AETIOLOGY
+        )
+        if code in codes.AETIOLOGY:
+            return codes.AETIOLOGY[code]
+    return None
+
+
+def _area(patient: dict[str, Any]) -> str | None:
+    """Postcode district (outward code): the finest area metrics may show."""
+    for address in patient.get("address", []) or []:
+        postcode = str(address.get("postalCode") or "").strip().upper()
+        if postcode:
+            outward = postcode.split()[0] if " " in postcode else postcode[:-3]
+            return outward or None
+    return None
