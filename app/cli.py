@@ -11,6 +11,7 @@ import uvicorn
 from rich.console import Console
 
 from app.cli_ingest import register as register_ingest
+from app.cli_pathway import register as register_pathway
 from app.config import Settings, get_settings
 from app.storage import migrate
 
@@ -143,6 +144,7 @@ def reindex(
 
 
 register_ingest(cli)
+register_pathway(cli)
 
 
 def main() -> None:

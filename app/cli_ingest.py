@@ -18,6 +18,7 @@ from rich.table import Table
 from app.config import Settings, get_settings
 from app.ingest.pipeline import Ingestor
 from app.ingest.reports import Receipt
+from app.pathway.derivation import drain
 from app.storage import ingest_log
 
 console = Console(stderr=True)
@@ -28,7 +29,11 @@ T = TypeVar("T")
 
 def _settings(database_url: str | None) -> Settings:
     base = get_settings()
-    update: dict[str, object] = {"ingest_background": False, "demo_data": False}
+    update: dict[str, object] = {
+        "ingest_background": False,
+        "pathway_background": False,
+        "demo_data": False,
+    }
     if database_url:
         update["database_url"] = database_url
     return base.model_copy(update=update)
@@ -100,6 +105,11 @@ def ingest(
                 centre,
                 ((path.read_bytes(), path.name) for path in files),
                 progress=lambda done: progress.update(task, completed=done),
+            )
+        derived = await drain(ingestor.ctx)
+        if derived.patients:
+            console.print(
+                f"pathway: {derived.patients} patients derived, {derived.written} CarePlans written"
             )
         return receipts
 

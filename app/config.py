@@ -102,6 +102,20 @@ class Settings(BaseSettings):
         description='JSON object: centre -> {"url": FHIR base, "types": [resource types], '
         '"interval_seconds": 300}; each centre\'s FHIR API is polled by _lastUpdated',
     )
+    pathway_background: bool = Field(
+        default=True,
+        description="Derive queued patients' pathway CarePlans in the background (else only "
+        "`mitral-fhir pathway drain|rebuild` and $pathway derive them)",
+    )
+    pathway_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the background derivation looks for queued patients",
+    )
+    population_file: Path = Field(
+        default=REPO / "pathway" / "population.json",
+        description="Population denominators for treatment rates per 100,000 (source inside)",
+    )
     mllp_host: str = Field(default="127.0.0.1", description="Address the MLLP listener binds")
     mllp_centre: str | None = Field(default=None, description="Centre of the MLLP feed")
     mllp_max_message_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -28,6 +28,8 @@ from app.fhir.router import ROUTES
 from app.ingest.mapping.spec import SpecError, load_specs
 from app.ingest.pipeline import Ingestor
 from app.ingest.services import ingest_services
+from app.pathway import derivation
+from app.pathway.service import pathway_service
 from app.storage.database import create_database
 from app.storage.store import ResourceStore
 from app.terminology.content import TerminologyContentError
@@ -211,12 +213,16 @@ def create_app(settings: Settings | None = None) -> MitralApp:
                     from app.demo.feeds import load_demo_feeds
 
                     await load_demo_feeds(app.state.ingestor)
+                await derivation.drain(ctx)  # the demo opens with every pathway derived
             # Start-up leaves ~180,000 long-lived objects (definitions, compiled invariants,
             # terminology); a full collection walks them all (~0.2 s) and stalls every request
             # in flight. Frozen, the collector skips them.
             gc.collect()
             gc.freeze()
-            async with ingest_services(app.state.ingestor, settings) as services:
+            async with (
+                ingest_services(app.state.ingestor, settings) as services,
+                pathway_service(ctx, settings),
+            ):
                 app.state.ingest_services = services
                 yield
         finally:

@@ -36,6 +36,8 @@ class Backend:
     schema: str | None
 
     def settings(self, **overrides: object) -> Settings:
+        # Tests derive pathways when they choose to (derivation.drain), not on a timer.
+        overrides.setdefault("pathway_background", False)
         return Settings(
             database_url=self.url,
             database_schema=self.schema,

@@ -23,7 +23,7 @@ from app.fhir.interactions import (
     search,
     update,
 )
-from app.fhir.operations import code_system, concept_map, validate, value_set
+from app.fhir.operations import code_system, concept_map, measure, pathway, validate, value_set
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -73,6 +73,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("ValueSet", "validate-code", _R4 + "ValueSet-validate-code", value_set.validate_code),
     Operation("ConceptMap", "translate", _R4 + "ConceptMap-translate", concept_map.translate),
     Operation(None, "validate", _R4 + "Resource-validate", validate.validate),
+    Operation("Patient", "pathway", pathway.DEFINITION, pathway.pathway),
+    Operation(
+        "Measure", "evaluate-measure", _R4 + "Measure-evaluate-measure", measure.evaluate_measure
+    ),
 )
 
 
