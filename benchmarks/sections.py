@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-OWNED = ("search-bench", "terminology-bench", "validation-bench", "ingest-bench")
+OWNED = (
+    "search-bench",
+    "terminology-bench",
+    "validation-bench",
+    "ingest-bench",
+    "pathway-bench",
+)
 """The marker names of the sections other scripts own, in the order they appear."""
 
 

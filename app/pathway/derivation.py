@@ -29,7 +29,17 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 """Patients per transaction."""
-_SOURCES = sorted(PATHWAY_SOURCES - {"Patient"})
+_REFERENCES = (
+    ("Appointment", "patient"),
+    ("Condition", "subject"),
+    ("Encounter", "subject"),
+    ("Observation", "subject"),
+    ("Procedure", "subject"),
+    ("ServiceRequest", "subject"),
+)
+"""(type, search parameter) of every reference to the Patient a pathway source is about:
+one equality branch each, so both backends seek the (res_type, param, target_id) index."""
+assert {t for t, _ in _REFERENCES} == PATHWAY_SOURCES - {"Patient"}
 _QUEUE_ALL = (
     "INSERT INTO pathway_dirty (patient_id, queued_at) "
     "SELECT res_id, CAST($1 AS BIGINT) FROM resource WHERE res_type = 'Patient' "
@@ -52,7 +62,7 @@ def _marks(count: int, start: int = 1) -> str:
     return ", ".join(f"${n}" for n in range(start, start + count))
 
 
-async def _load(
+async def load(
     conn: Connection, patient_ids: Sequence[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     """The live Patients, and every live resource about each of them."""
@@ -65,15 +75,17 @@ async def _load(
     )
     patients = {r[0]: fhir_json.loads(bytes(r[1])) for r in rows}
     about: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
-    types = _marks(len(_SOURCES), 2)
+    marks = _marks(len(ids), 2)
+    branches = " UNION ".join(
+        "SELECT target_id, res_type, res_id FROM search_reference "
+        f"WHERE res_type = '{res_type}' AND param = '{param}' AND target_type = 'Patient' "
+        f"AND target_id IN ({marks})"
+        for res_type, param in _REFERENCES
+    )
     rows = await conn.fetch(
-        "SELECT s.target_id, r.content FROM (SELECT DISTINCT target_id, res_type, res_id "
-        f"FROM search_reference WHERE target_type = 'Patient' AND res_type IN ({types}) "
-        f"AND target_id IN ({_marks(len(ids), 2 + len(_SOURCES))})) s "
-        "JOIN resource r ON r.res_type = s.res_type AND r.res_id = s.res_id "
-        "WHERE r.deleted = $1",
+        f"SELECT s.target_id, r.content FROM ({branches}) s "
+        "JOIN resource r ON r.res_type = s.res_type AND r.res_id = s.res_id WHERE r.deleted = $1",
         False,
-        *_SOURCES,
         *ids,
     )
     for target, content in rows:
@@ -104,7 +116,7 @@ async def _write(
 ) -> None:
     ids = [pid for pid, _ in queued]
     conn = await tx.connection()
-    patients, about = await _load(conn, ids)
+    patients, about = await load(conn, ids)
     before = await _careplans_of(conn, ids)
     now = ctx.now()
     episodes: list[Episode] = []

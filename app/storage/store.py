@@ -74,6 +74,9 @@ _QUEUE_DIRTY_OF_DELETED = (
     "INSERT INTO pathway_dirty (patient_id, queued_at) "
     "SELECT DISTINCT target_id, CAST($3 AS BIGINT) FROM search_reference "
     "WHERE res_type = $1 AND res_id = $2 AND target_type = 'Patient' AND target_id IS NOT NULL "
+    # Reads a column outside the covering (res_type, param, target_id, ...) index, so SQLite
+    # seeks (res_type, res_id) instead of scanning every reference of the type.
+    "AND (grp = grp OR grp IS NULL) "
     "ON CONFLICT (patient_id) DO UPDATE SET queued_at = excluded.queued_at"
 )
 _PREFETCH = 500
