@@ -44,9 +44,12 @@ RUN groupadd --system --gid 10001 mitral \
 
 # Owned by root and read-only to the service user: the code cannot be changed at run time.
 COPY --from=build /opt/venv /opt/venv
-# Data the service loads at start-up: the terminology content and the built profiles.
+# Data the service loads at start-up: the terminology content, the built profiles, the
+# per-centre ingest mappings and the population denominators of the pathway metrics.
 COPY terminology /opt/mitral-fhir/terminology
 COPY profiles/build /opt/mitral-fhir/profiles/build
+COPY mappings /opt/mitral-fhir/mappings
+COPY pathway/population.json /opt/mitral-fhir/pathway/population.json
 
 # Defaults for the container. SQLite on the /data volume is the embedded default; point
 # MITRAL_FHIR_DATABASE_URL at PostgreSQL for production. The schema is migrated at start-up
@@ -58,6 +61,8 @@ ENV MITRAL_FHIR_DATABASE_URL=sqlite:////data/mitral-fhir.sqlite3 \
     MITRAL_FHIR_AUTO_MIGRATE=true \
     MITRAL_FHIR_TERMINOLOGY_DIR=/opt/mitral-fhir/terminology \
     MITRAL_FHIR_PROFILES_DIR=/opt/mitral-fhir/profiles/build \
+    MITRAL_FHIR_MAPPINGS_DIR=/opt/mitral-fhir/mappings \
+    MITRAL_FHIR_POPULATION_FILE=/opt/mitral-fhir/pathway/population.json \
     MITRAL_FHIR_LOG_LEVEL=info
 
 USER mitral

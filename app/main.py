@@ -22,6 +22,7 @@ from app.errors import FhirError, Issue, MethodNotAllowed, ResourceNotFound, ope
 from app.fhir.context import FHIR_PREFIX, FhirContext
 from app.fhir.dispatch import FhirDispatcher
 from app.fhir.ingest_routes import router as ingest_router
+from app.fhir.operations import operation_definitions
 from app.fhir.publish import PublishError, publish_terminology
 from app.fhir.responses import fhir_response, internal_error_response, outcome_response
 from app.fhir.router import ROUTES
@@ -29,6 +30,7 @@ from app.ingest.mapping.spec import SpecError, load_specs
 from app.ingest.pipeline import Ingestor
 from app.ingest.services import ingest_services
 from app.pathway import derivation
+from app.pathway.metrics_api import router as metrics_router
 from app.pathway.service import pathway_service
 from app.storage.database import create_database
 from app.storage.store import ResourceStore
@@ -204,7 +206,7 @@ def create_app(settings: Settings | None = None) -> MitralApp:
         app.state.fhir = ctx
         app.state.ingestor = _ingestor(ctx, settings, local)
         try:
-            await _publish(ctx, resources)
+            await _publish(ctx, [*resources, *operation_definitions()])
             if settings.demo_data:
                 from app.demo.loader import load_demo_data
 
@@ -258,6 +260,7 @@ def create_app(settings: Settings | None = None) -> MitralApp:
         return HTMLResponse(page)
 
     app.include_router(ingest_router)
+    app.include_router(metrics_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.ingest.mapping.engine import NAMESPACE
 
@@ -148,6 +149,7 @@ BY_DOMAIN = {c.domain: c for c in CENTRES}
 BY_ODS = {c.ods: c for c in CENTRES}
 
 
+@lru_cache(maxsize=256)
 def organization_id(ods: str) -> str:
     """The id ingest gives the Organization of an ODS code (``app.ingest.writer``)."""
     return str(uuid.uuid5(NAMESPACE, f"ods|{ods}"))

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from app.fhir import writes
 from app.fhir.context import FhirContext
-from app.model import fhir_json
 from app.pathway import episode_rows
 from app.pathway.careplan import render
 from app.pathway.derive import derive
@@ -65,7 +66,8 @@ def _marks(count: int, start: int = 1) -> str:
 async def load(
     conn: Connection, patient_ids: Sequence[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """The live Patients, and every live resource about each of them."""
+    """The live Patients, and every live resource about each of them (parsed with orjson:
+    derivation reads dates and codes, never a decimal's precision)."""
     ids = list(patient_ids)
     rows = await conn.fetch(
         "SELECT res_id, content FROM resource WHERE res_type = 'Patient' AND deleted = $1 "
@@ -73,7 +75,7 @@ async def load(
         False,
         *ids,
     )
-    patients = {r[0]: fhir_json.loads(bytes(r[1])) for r in rows}
+    patients = {r[0]: orjson.loads(r[1]) for r in rows}
     about: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
     marks = _marks(len(ids), 2)
     branches = " UNION ".join(
@@ -89,7 +91,7 @@ async def load(
         *ids,
     )
     for target, content in rows:
-        about[target].append(fhir_json.loads(bytes(content)))
+        about[target].append(orjson.loads(content))
     return patients, about
 
 
