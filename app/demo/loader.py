@@ -1,4 +1,5 @@
-"""Demo data for `mitral-fhir serve --demo`: the seven centres and a few patient journeys.
+"""Demo data for `mitral-fhir serve --demo`: the seven centres, their mitral valve services
+and a few patient journeys.
 
 Loaded with PUT semantics and fixed ids, so starting the demo twice changes nothing (an
 update that changes nothing keeps its version).
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from app.demo.services import centre_services
 from app.fhir import writes
 from app.fhir.bundle_entries import parse_entry
 from app.fhir.context import FhirContext
@@ -26,4 +28,7 @@ async def load_demo_data(ctx: FhirContext) -> int:
         for entry in entries:
             assert entry.resource is not None and entry.res_id is not None
             await writes.update(tx, entry.resource, entry.res_id, now=now)
-    return len(entries)
+        services = centre_services()
+        for service in services:
+            await writes.update(tx, service, service["id"], now=now)
+    return len(entries) + len(services)

@@ -27,6 +27,7 @@ from app.storage.database import Connection
 
 LONDON: Final = ZoneInfo("Europe/London")
 ODS_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
+ODS_SITE_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-site-code"
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
@@ -154,9 +155,16 @@ async def services(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, st
     centres: dict[str, str] = {}
     if refs:
         for organization in await _current(conn, "Organization", sorted(refs)):
-            for identifier in organization.get("identifier") or []:
-                if identifier.get("system") == ODS_SYSTEM and identifier.get("value"):
-                    centres[f"Organization/{organization['id']}"] = identifier["value"]
+            codes = {
+                i.get("system"): i.get("value")
+                for i in organization.get("identifier") or []
+                if i.get("value")
+            }
+            # Episodes name centres by site code where there is one (St Thomas', Harefield
+            # and Royal Brompton share the trust code RJ1), so the site code wins.
+            code = codes.get(ODS_SITE_SYSTEM) or codes.get(ODS_SYSTEM)
+            if code:
+                centres[f"Organization/{organization['id']}"] = code
     return found, centres
 
 
