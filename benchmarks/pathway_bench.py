@@ -124,7 +124,7 @@ async def _floor(ctx: FhirContext) -> float:
     start = time.perf_counter()
     for at in range(0, len(ids), derivation.BATCH):
         async with ctx.store.write() as tx:
-            await derivation.load(await tx.connection(), ids[at : at + derivation.BATCH])
+            await derivation.load_raw(await tx.connection(), ids[at : at + derivation.BATCH])
     return time.perf_counter() - start
 
 

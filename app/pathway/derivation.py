@@ -63,11 +63,11 @@ def _marks(count: int, start: int = 1) -> str:
     return ", ".join(f"${n}" for n in range(start, start + count))
 
 
-async def load(
+async def load_raw(
     conn: Connection, patient_ids: Sequence[str]
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """The live Patients, and every live resource about each of them (parsed with orjson:
-    derivation reads dates and codes, never a decimal's precision)."""
+) -> tuple[dict[str, bytes], dict[str, list[bytes]]]:
+    """The stored JSON of the live Patients, and of every live resource about each of them
+    (the reads of a derivation alone: the benchmark's floor)."""
     ids = list(patient_ids)
     rows = await conn.fetch(
         "SELECT res_id, content FROM resource WHERE res_type = 'Patient' AND deleted = $1 "
@@ -75,8 +75,8 @@ async def load(
         False,
         *ids,
     )
-    patients = {r[0]: orjson.loads(r[1]) for r in rows}
-    about: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
+    patients = {r[0]: bytes(r[1]) for r in rows}
+    about: dict[str, list[bytes]] = {pid: [] for pid in ids}
     marks = _marks(len(ids), 2)
     branches = " UNION ".join(
         "SELECT target_id, res_type, res_id FROM search_reference "
@@ -91,7 +91,7 @@ async def load(
         *ids,
     )
     for target, content in rows:
-        about[target].append(orjson.loads(content))
+        about[target].append(bytes(content))
     return patients, about
 
 
@@ -113,21 +113,36 @@ def episodes_of(patient: dict[str, Any] | None, resources: list[dict[str, Any]])
     return derive(patient, resources)
 
 
+Computed = list[tuple[str, list[Episode], list[dict[str, Any]]]]
+
+
+def compute(batch: list[tuple[str, bytes | None, list[bytes]]]) -> Computed:
+    """Episodes and CarePlans of each (patient id, Patient JSON, its resources' JSON): pure.
+    Parsed with orjson: derivation reads dates and codes, never a decimal's precision."""
+    out: Computed = []
+    for pid, patient_json, contents in batch:
+        resources = [orjson.loads(c) for c in contents]
+        patient = orjson.loads(patient_json) if patient_json is not None else None
+        found = episodes_of(patient, resources)
+        by_ref = {f"{r['resourceType']}/{r['id']}": r for r in resources}
+        out.append((pid, found, [render(e, f"Patient/{pid}", by_ref) for e in found]))
+    return out
+
+
 async def _write(
-    tx: WriteTx, ctx: FhirContext, queued: Sequence[tuple[str, int]], result: Derived
+    tx: WriteTx,
+    ctx: FhirContext,
+    queued: Sequence[tuple[str, int]],
+    result: Derived,
 ) -> None:
     ids = [pid for pid, _ in queued]
     conn = await tx.connection()
-    patients, about = await load(conn, ids)
+    patients, about = await load_raw(conn, ids)
     before = await _careplans_of(conn, ids)
+    computed = compute([(pid, patients.get(pid), about[pid]) for pid in ids])
     now = ctx.now()
-    episodes: list[Episode] = []
-    careplans: list[dict[str, Any]] = []
-    for pid in ids:
-        found = episodes_of(patients.get(pid), about[pid])
-        by_ref = {f"{r['resourceType']}/{r['id']}": r for r in about[pid]}
-        episodes.extend(found)
-        careplans.extend(render(e, f"Patient/{pid}", by_ref) for e in found)
+    episodes = [e for _, found, _ in computed for e in found]
+    careplans = [c for _, _, rendered in computed for c in rendered]
     keep = {c["id"] for c in careplans}
     stale = [cid for pid in ids for cid in before.get(pid, []) if cid not in keep]
     await tx.prefetch([("CarePlan", c["id"]) for c in careplans] + [("CarePlan", s) for s in stale])
