@@ -19,9 +19,10 @@ from app.errors import Issue
 from app.ingest.mapping.expressions import (
     Evaluation,
     LocalCode,
+    Node,
     Translate,
+    compile_template,
     dropped,
-    evaluate,
 )
 from app.ingest.mapping.spec import MessageRule, ResourceRule, Spec
 from app.ingest.records import ROOT, Scope, SourceRecord
@@ -86,6 +87,32 @@ def _ignored(patterns: tuple[str, ...], part: str) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A resource rule's templates, compiled once when the mapper is made."""
+
+    when: Node | None
+    key: list[tuple[Node, str]]
+    """Each key part's node and the source path a missing value is reported at."""
+    retired: Node
+    template: Node
+
+
+def _compile(res: ResourceRule) -> _Compiled:
+    return _Compiled(
+        when=None if res.when is None else compile_template(res.when, res.type),
+        key=[
+            (
+                compile_template(part, f"{res.type}.id"),
+                part.get("from", "") if isinstance(part, dict) else "",
+            )
+            for part in res.key
+        ],
+        retired=compile_template(res.retired, "Patient.identifier"),
+        template=compile_template(res.template, res.type),
+    )
+
+
 class Mapper:
     """One centre's spec, ready to map records."""
 
@@ -98,6 +125,10 @@ class Mapper:
             "zone": spec.zone,
             "date_formats": list(csv.date_formats) if csv else [],
             "datetime_formats": list(csv.datetime_formats) if csv else [],
+        }
+        # By id(): the rules live as long as self.spec, and a rule (a dict inside) has no hash.
+        self._compiled = {
+            id(res): _compile(res) for rule in spec.rules.values() for res in rule.resources
         }
 
     def id_for(self, res_type: str, identity: str | None, parts: list[str]) -> str:
@@ -149,17 +180,17 @@ class Mapper:
         rule = self.spec.rules[ev.record.rule_key]
         planned: list[tuple[ResourceRule, Scope, str]] = []
         for res in rule.resources:
+            compiled = self._compiled[id(res)]
             scopes = ev.record.each(res.for_each) if res.for_each else [ROOT]
             for scope in scopes:
-                if res.when is not None and dropped(evaluate(ev, res.when, scope, res.type)):
+                if compiled.when is not None and dropped(compiled.when(ev, scope)):
                     continue
                 parts: list[str] = []
-                for part in res.key:
+                for node, path in compiled.key:
                     before = len(ev.issues)
-                    value = evaluate(ev, part, scope, f"{res.type}.id")
+                    value = node(ev, scope)
                     if dropped(value):
                         if len(ev.issues) == before:  # not already said (e.g. a bad value)
-                            path = part.get("from", "") if isinstance(part, dict) else ""
                             ev.problem(
                                 path, f"no value for the {res.type} key", res.type, "required"
                             )
@@ -175,15 +206,16 @@ class Mapper:
     def build(self, ev: Evaluation, planned: list[tuple[ResourceRule, Scope, str]]) -> Mapped:
         out = Mapped()
         for res, scope, res_id in planned:
+            compiled = self._compiled[id(res)]
             if res.action == "merge-patient":
-                retired = evaluate(ev, res.retired, scope, "Patient.identifier")
+                retired = compiled.retired(ev, scope)
                 if isinstance(retired, dict) and retired.get("system") and retired.get("value"):
                     out.merges.append(
                         Merge(f"Patient/{res_id}", retired["system"], str(retired["value"]))
                     )
                 elif not dropped(retired):
                     ev.problem("", "the retired identifier needs a system and a value", "")
-            body = evaluate(ev, res.template, scope, res.type)
+            body = compiled.template(ev, scope)
             resource: dict[str, Any] = {"resourceType": res.type, "id": res_id}
             if not dropped(body):
                 resource.update((k, v) for k, v in body.items() if k not in ("id", "resourceType"))
