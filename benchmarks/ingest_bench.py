@@ -166,7 +166,11 @@ async def _run_backend(backend: str, pg_url: str, feeds: Path) -> list[Figure]:
     url, schema = _database(backend, pg_url)
     migrate.upgrade(url, schema=schema)
     settings = Settings(
-        database_url=url, database_schema=schema, ingest_background=False, demo_data=False
+        database_url=url,
+        database_schema=schema,
+        ingest_background=False,
+        pathway_background=False,  # measured on its own: benchmarks/pathway_bench.py
+        demo_data=False,
     )
     app = create_app(settings)
     figures: list[Figure] = []

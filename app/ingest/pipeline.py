@@ -12,12 +12,13 @@ quarantine it with the reason. Nothing is lost and nothing is written twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from app.errors import FhirError, Issue, ResourceNotFound
+from app.errors import FhirError, Issue, ResourceNotFound, Transient
 from app.fhir.context import FhirContext
 from app.fhir.resource_body import check_resource, validate_for_write
 from app.ingest.mapping.codes import centre_terminology
@@ -46,6 +47,7 @@ _VERDICTS = 4096
 """Validation verdicts remembered (least recently used dropped)."""
 CHUNK = 50
 """Units per write transaction: one commit per unit would bound ingest by fsyncs."""
+_RETRIES = 3
 
 
 class UnknownCentre(ResourceNotFound):
@@ -183,7 +185,9 @@ class Ingestor:
         unit, so one bad unit is quarantined and the rest still land."""
         prepared = [await self._prepare(u, known.get(u.unit_id)) for u in units]
         try:
-            return await self._commit(prepared)
+            return await self._commit_retrying(prepared)
+        except Transient:
+            raise  # the units stay received: resume maps them; they are not at fault
         except FhirError as exc:
             if len(prepared) == 1:
                 return await self._quarantine_after_write(prepared[0], exc)
@@ -191,10 +195,25 @@ class Ingestor:
         reports: list[UnitReport] = []
         for one in prepared:
             try:
-                reports.extend(await self._commit([one]))
+                reports.extend(await self._commit_retrying([one]))
+            except Transient:
+                raise
             except FhirError as single:
                 reports.extend(await self._quarantine_after_write(one, single))
         return reports
+
+    async def _commit_retrying(self, prepared: list[UnitWrite]) -> list[UnitReport]:
+        """A deadlock or serialization failure with a concurrent writer (the pathway
+        derivation, another ingest) says nothing about the input: try again, briefly."""
+        for attempt in range(_RETRIES):
+            try:
+                return await self._commit(prepared)
+            except Transient as exc:
+                if attempt == _RETRIES - 1:
+                    raise
+                log.info("ingest chunk met a concurrent writer (%s); retrying", exc)
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _prepare(self, unit: LoggedUnit, problem: SourceError | None) -> UnitWrite:
         spec = self.spec(unit.centre)

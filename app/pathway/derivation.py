@@ -153,7 +153,7 @@ async def _write(
         await writes.delete(tx, "CarePlan", careplan_id, now=now)
     conn = await tx.connection()
     await episode_rows.replace(conn, ids, episodes)
-    await conn.executemany(_DONE, list(queued))
+    await conn.executemany(_DONE, sorted(queued))  # the order writers lock them in
     result.patients += len(ids)
     result.episodes += len(episodes)
     result.removed += len(stale)

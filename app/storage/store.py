@@ -70,15 +70,20 @@ _QUEUE_DIRTY = (
     "INSERT INTO pathway_dirty (patient_id, queued_at) VALUES ($1, $2) "
     "ON CONFLICT (patient_id) DO UPDATE SET queued_at = excluded.queued_at"
 )
-_QUEUE_DIRTY_OF_DELETED = (
-    "INSERT INTO pathway_dirty (patient_id, queued_at) "
-    "SELECT DISTINCT target_id, CAST($3 AS BIGINT) FROM search_reference "
-    "WHERE res_type = $1 AND res_id = $2 AND target_type = 'Patient' AND target_id IS NOT NULL "
-    # Reads a column outside the covering (res_type, param, target_id, ...) index, so SQLite
-    # seeks (res_type, res_id) instead of scanning every reference of the type.
-    "AND (grp = grp OR grp IS NULL) "
-    "ON CONFLICT (patient_id) DO UPDATE SET queued_at = excluded.queued_at"
-)
+
+
+def _patients_of(count: int) -> str:
+    """The Patients some stored resources of one type reference (before a rewrite or a
+    delete replaces their index rows). ``grp`` is read so that SQLite seeks the
+    (res_type, res_id) index rather than scanning the covering reference index."""
+    marks = ", ".join(f"${n}" for n in range(2, count + 2))
+    return (
+        "SELECT DISTINCT target_id FROM search_reference WHERE res_type = $1 "
+        f"AND res_id IN ({marks}) AND target_type = 'Patient' AND target_id IS NOT NULL "
+        "AND (grp = grp OR grp IS NULL)"
+    )
+
+
 _PREFETCH = 500
 """Ids per prefetch statement (SQLite allows 32,766 parameters; keep statements small)."""
 
@@ -252,7 +257,22 @@ class WriteTx:
                     await self._conn.execute(_DELETE_INDEX_PARAM[table], res_type, res_id, param)
         self._index[(res_type, res_id)] = index.rows
 
-    async def flush(self) -> None:
+    async def _previous_patients(self) -> None:
+        by_type: dict[str, list[str]] = {}
+        for res_type, res_id, _ in self._dirty_deleted:
+            by_type.setdefault(res_type, []).append(res_id)
+        at = max(when for _, _, when in self._dirty_deleted)
+        for res_type, ids in by_type.items():
+            for start in range(0, len(ids), _PREFETCH):
+                chunk = ids[start : start + _PREFETCH]
+                rows = await self._conn.fetch(_patients_of(len(chunk)), res_type, *chunk)
+                for (patient_id,) in rows:
+                    self._dirty.setdefault(patient_id, at)
+        self._dirty_deleted = []
+
+    async def flush(self, *, final: bool = False) -> None:
+        """Send the pending writes; ``final`` (at commit) also queues the patients they
+        changed for the pathway derivation."""
         if self._new:
             await self._conn.insert_rows("resource", _RESOURCE_COLUMNS, self._new)
             self._new = []
@@ -262,11 +282,12 @@ class WriteTx:
         if self._versions:
             await self._conn.insert_rows("resource_version", _VERSION_COLUMNS, self._versions)
             self._versions = []
-        if self._dirty_deleted:  # from the index rows, before they go
-            await self._conn.executemany(_QUEUE_DIRTY_OF_DELETED, self._dirty_deleted)
-            self._dirty_deleted = []
-        if self._dirty:
-            await self._conn.executemany(_QUEUE_DIRTY, list(self._dirty.items()))
+        if self._dirty_deleted:  # the Patients they were about, before their index rows go
+            await self._previous_patients()
+        if self._dirty and final:
+            # One sorted statement at commit: writers and the derivation (which deletes these
+            # rows) take the row locks in the same order, and hold them only to the commit.
+            await self._conn.executemany(_QUEUE_DIRTY, sorted(self._dirty.items()))
             self._dirty = {}
         if self._stale_index:
             for table in COLUMNS:
@@ -307,7 +328,7 @@ class ResourceStore:
         async with self.db.write() as conn:
             tx = WriteTx(conn)
             yield tx
-            await tx.flush()
+            await tx.flush(final=True)
 
     async def current_page(
         self, *, res_type: str | None, after: tuple[str, str] | None, limit: int
