@@ -385,11 +385,21 @@ async def test_procedure_row_maps_patient_and_procedure(client: httpx.AsyncClien
     assert codes(done["code"], REGIONAL + "local-harefield") == ["HF/MV/TEER"]
     assert done["performedDateTime"] == "2026-04-14T09:30:00+01:00"  # BST
     assert done["subject"] == {"reference": f"Patient/{patient_id()}"}
+    operator = local_id("harefield", "Practitioner", "Mr A Shah")
     assert done["performer"] == [
         {
             "actor": {"reference": f"Organization/{ods_id('RJ181')}"},
             "onBehalfOf": {"reference": f"Organization/{ods_id('RJ1')}"},
-        }
+        },
+        {
+            "actor": {"reference": f"Practitioner/{operator}"},
+            "onBehalfOf": {"reference": f"Organization/{ods_id('RJ1')}"},
+        },
+    ]
+    surgeon = await read(client, "Practitioner", operator)
+    assert surgeon["name"] == [{"text": "Mr A Shah"}]
+    assert surgeon["identifier"] == [
+        {"system": "https://fhir.harefield.nhs.uk/Id/consultant-name", "value": "Mr A Shah"}
     ]
     assert done["basedOn"] == [
         {
@@ -528,7 +538,7 @@ async def test_a_large_extract_maps_every_row(client: httpx.AsyncClient) -> None
     ]
     receipt = await post(client, "harefield", hf_file(*rows))
     assert (receipt["units"], receipt["mapped"], receipt["quarantined"]) == (1_000, 1_000, 0)
-    assert receipt["resources"]["created"] == 1_200  # procedures and patients
+    assert receipt["resources"]["created"] == 1_201  # procedures, patients, one consultant
     response = await client.get("Procedure?_summary=count")
     assert response.json()["total"] == 1_000
 
