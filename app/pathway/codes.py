@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from app.ingest.mapping.engine import NAMESPACE
 
@@ -171,3 +172,25 @@ def _org_index() -> dict[str, str]:
 
 
 ORGANIZATION_CENTRE = _org_index()
+ODS_ORG_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+ODS_SITE_SYSTEM = "https://fhir.nhs.uk/Id/ods-site-code"
+
+
+def centre_of_organization(organization: dict[str, Any]) -> str | None:
+    """The centre a stored Organization is, by its ODS identifiers: its site code when that
+    is a centre's, else its trust code when only one centre belongs to that trust."""
+    codes = {i.get("system"): i.get("value") for i in organization.get("identifier") or []}
+    site, trust = codes.get(ODS_SITE_SYSTEM), codes.get(ODS_ORG_SYSTEM)
+    if site in BY_ODS:
+        return str(site)
+    members = [c for c in CENTRES if c.trust == trust]
+    return members[0].ods if len(members) == 1 else None
+
+
+def learn_organizations(organizations: list[dict[str, Any]]) -> None:
+    """Add Organizations written by any client (not only ingest's deterministic ids) to the
+    reference -> centre index, so their resources are attributed to a centre too."""
+    for organization in organizations:
+        centre = centre_of_organization(organization)
+        if centre is not None:
+            ORGANIZATION_CENTRE.setdefault(f"Organization/{organization['id']}", centre)

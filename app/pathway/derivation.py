@@ -21,7 +21,7 @@ import orjson
 
 from app.fhir import writes
 from app.fhir.context import FhirContext
-from app.pathway import episode_rows
+from app.pathway import codes, episode_rows
 from app.pathway.careplan import render
 from app.pathway.derive import derive
 from app.pathway.model import Episode
@@ -131,6 +131,25 @@ def compute(batch: list[tuple[str, bytes | None, list[bytes]]]) -> Computed:
     return out
 
 
+_organizations_seen: list[tuple[int, int]] = []
+"""The (count, newest lastUpdated) of the Organizations last learnt: they are read again
+only when that changes (an Organization written, or another database)."""
+
+
+async def _learn_organizations(conn: Connection) -> None:
+    row = await conn.fetchrow(
+        "SELECT COUNT(*), MAX(last_updated) FROM resource WHERE res_type = 'Organization'"
+    )
+    state = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+    if _organizations_seen == [state]:
+        return
+    rows = await conn.fetch(
+        "SELECT content FROM resource WHERE res_type = 'Organization' AND deleted = $1", False
+    )
+    codes.learn_organizations([orjson.loads(r[0]) for r in rows if r[0] is not None])
+    _organizations_seen[:] = [state]
+
+
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """A batch allocates tens of thousands of short-lived dicts, each tripping the cyclic
@@ -152,6 +171,7 @@ async def _write(
 ) -> None:
     ids = [pid for pid, _ in queued]
     conn = await tx.connection()
+    await _learn_organizations(conn)
     patients, about = await load_raw(conn, ids)
     before = await _careplans_of(conn, ids)
     with _collector_paused():

@@ -191,3 +191,35 @@ def test_cli_ingest_derives_and_pathway_rebuild_reports_nothing_changed(tmp_path
     rebuilt = runner.invoke(cli, ["pathway", "rebuild", "--database-url", url])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"{found.group(2)} episodes: 0 CarePlans written, 0 removed" in rebuilt.output
+
+
+async def test_a_referral_to_an_organization_written_over_rest_is_attributed_to_its_centre(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A vendor posting through the REST API names Organizations by its own ids: their ODS
+    site code says which centre, as the ingest's deterministic ids do."""
+    from tests.pathway import builders
+
+    kings = {
+        "resourceType": "Organization",
+        "id": "vendor-kch-denmark-hill",
+        "identifier": [
+            {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": "RJZ"},
+            {"system": "https://fhir.nhs.uk/Id/ods-site-code", "value": "RJZ01"},
+        ],
+        "name": "King's College Hospital",
+    }
+    pat = builders.patient()
+    ref = builders.referral(pat, "kings", "VND-REF-1", "2025-06-02T09:00:00+01:00")
+    ref["identifier"] = [{"system": "https://fhir.nhs.uk/Id/UBRN", "value": "000012345678"}]
+    ref["performer"] = [{"reference": "Organization/vendor-kch-denmark-hill"}]
+    ref.pop("reasonReference")
+    for resource in (kings, pat, ref):
+        written = await client.put(f"{resource['resourceType']}/{resource['id']}", json=resource)
+        assert written.status_code in (200, 201), written.text
+
+    await derivation.drain(app.state.fhir)
+
+    async with app.state.fhir.db.read() as conn:
+        (episode,) = await episode_rows.of_patient(conn, pat["id"])
+    assert (episode.referral_centre, episode.centres) == ("RJZ01", ("RJZ01",))
