@@ -65,6 +65,36 @@ def _marks(count: int, start: int = 1) -> str:
     return ", ".join(f"${n}" for n in range(start, start + count))
 
 
+def _about_sqlite(count: int) -> str:
+    marks = _marks(count, 2)
+    branches = " UNION ".join(
+        "SELECT target_id, res_type, res_id FROM search_reference "
+        f"WHERE res_type = '{res_type}' AND param = '{param}' AND target_type = 'Patient' "
+        f"AND target_id IN ({marks})"
+        for res_type, param in _REFERENCES
+    )
+    return (
+        f"SELECT s.target_id, r.content FROM ({branches}) s "
+        "JOIN resource r ON r.res_type = s.res_type AND r.res_id = s.res_id WHERE r.deleted = $1"
+    )
+
+
+_ABOUT_PG = (
+    "SELECT s.target_id, r.content FROM unnest($2::text[]) AS p(id) CROSS JOIN LATERAL ("
+    + " UNION ".join(
+        "SELECT target_id, res_type, res_id FROM search_reference "
+        f"WHERE res_type = '{res_type}' AND param = '{param}' AND target_id = p.id "
+        "AND target_type = 'Patient'"
+        for res_type, param in _REFERENCES
+    )
+    + ") s JOIN resource r ON r.res_type = s.res_type AND r.res_id = s.res_id "
+    "WHERE r.deleted = $1"
+)
+"""PostgreSQL: one index seek per (patient, type) through LATERAL. With ``IN`` lists its
+planner filtered a whole type's references instead (195 ms a batch at 20,000 patients,
+against 30 ms), whenever the statistics were young."""
+
+
 async def load_raw(
     conn: Connection, patient_ids: Sequence[str]
 ) -> tuple[dict[str, bytes], dict[str, list[bytes]]]:
@@ -79,19 +109,10 @@ async def load_raw(
     )
     patients = {r[0]: bytes(r[1]) for r in rows}
     about: dict[str, list[bytes]] = {pid: [] for pid in ids}
-    marks = _marks(len(ids), 2)
-    branches = " UNION ".join(
-        "SELECT target_id, res_type, res_id FROM search_reference "
-        f"WHERE res_type = '{res_type}' AND param = '{param}' AND target_type = 'Patient' "
-        f"AND target_id IN ({marks})"
-        for res_type, param in _REFERENCES
-    )
-    rows = await conn.fetch(
-        f"SELECT s.target_id, r.content FROM ({branches}) s "
-        "JOIN resource r ON r.res_type = s.res_type AND r.res_id = s.res_id WHERE r.deleted = $1",
-        False,
-        *ids,
-    )
+    if conn.dialect == "postgresql":
+        rows = await conn.fetch(_ABOUT_PG, False, ids)
+    else:
+        rows = await conn.fetch(_about_sqlite(len(ids)), False, *ids)
     for target, content in rows:
         about[target].append(bytes(content))
     return patients, about
