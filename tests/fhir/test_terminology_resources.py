@@ -262,7 +262,10 @@ async def test_capability_statement_declares_the_terminology_operations(publishe
         "translate": R4_OPERATIONS + "ConceptMap-translate",
         **validate,
     }
-    assert operations("Patient") == validate
+    assert operations("Patient") == {
+        **validate,
+        "pathway": "https://fhir.southlondon-mitral.nhs.uk/OperationDefinition/Patient-pathway",
+    }
 
 
 async def test_every_declared_operation_is_served(published):
