@@ -224,12 +224,18 @@ async def episodes_for(conn: Connection, metric: str, query: MetricsQuery) -> li
         rows = await conn.fetch(sql, after)
     else:
         anchor = ANCHORS.get(metric, "treated")
+        if conn.dialect == "sqlite" and (query.end - query.start).days > _INDEXED_DAYS:
+            # A long period holds most episodes: a scan beats one index seek per row
+            # (0.28 s against 0.49 s at 75,000 rows); SQLite has no statistics to know.
+            anchor = f"+{anchor}"
         sql = f"{_SELECT} WHERE {_LIVE} AND {anchor} >= $1 AND {anchor} < $2"
         rows = await conn.fetch(sql, query.first, after)
     return [_episode(r) for r in rows]
 
 
 _STOPS: Final = ("rtt_stop", "treated", "ended")
+_INDEXED_DAYS: Final = 400
+"""Periods up to about a year read episodes through the date index on SQLite."""
 
 
 async def evaluate(ctx: FhirContext, metric: str, query: MetricsQuery) -> dict[str, Any]:
