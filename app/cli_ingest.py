@@ -18,7 +18,7 @@ from rich.table import Table
 from app.config import Settings, get_settings
 from app.ingest.pipeline import Ingestor
 from app.ingest.reports import Receipt
-from app.pathway.derivation import drain
+from app.pathway.derivation import analyze, drain
 from app.storage import ingest_log
 
 console = Console(stderr=True)
@@ -106,6 +106,7 @@ def ingest(
                 ((path.read_bytes(), path.name) for path in files),
                 progress=lambda done: progress.update(task, completed=done),
             )
+        await analyze(ingestor.ctx)  # a bulk load: fresh planner statistics first
         derived = await drain(ingestor.ctx)
         if derived.patients:
             console.print(

@@ -196,6 +196,7 @@ async def _run_backend(backend: str, pg_url: str, args: argparse.Namespace) -> F
             harness.log(f"{backend}: ingesting {args.patients} patients")
             await _ingest(ingestor, _feeds(args.patients, SEED))
             start = time.perf_counter()
+            await derivation.analyze(ctx)  # as `mitral-fhir ingest` does after its files
             built = await derivation.drain(ctx)
             figures.first_build = time.perf_counter() - start
             figures.patients, figures.episodes = built.patients, built.episodes

@@ -268,4 +268,18 @@ async def rebuild(ctx: FhirContext, progress: Callable[[int], None] | None = Non
     """Every CarePlan derived again from the store: the same result as the incremental path
     (it is the same path), and no new versions where nothing changed."""
     await queue_all(ctx)
+    await analyze(ctx)
     return await drain(ctx, progress=progress)
+
+
+async def analyze(ctx: FhirContext) -> None:
+    """PostgreSQL: refresh the planner's statistics of the tables a derivation reads.
+
+    After a bulk load they can be too young to prefer the (type, param, target) reference
+    index, and the load of a batch then filters a whole type's references (1.3 s a batch at
+    1,000 patients, against 30 ms). A rebuild and a bulk ``ingest`` are maintenance: a
+    second of ANALYZE is cheap there.
+    """
+    if ctx.db.dialect == "postgresql":
+        async with ctx.db.write() as conn:
+            await conn.execute("ANALYZE search_reference, resource, pathway_episode")
