@@ -12,12 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.ingest.synth import centres as synth
+from app.pathway.codes import APPROACH, ODS_ORG, ODS_SITE, SNOMED
 
 PROFILE = "https://fhir.southlondon-mitral.nhs.uk/StructureDefinition/MV-Service"
-APPROACH = "https://fhir.southlondon-mitral.nhs.uk/CodeSystem/surgical-approach"
-SNOMED = "http://snomed.info/sct"
-ODS_SITE = "https://fhir.nhs.uk/Id/ods-site-code"
-ODS_ORG = "https://fhir.nhs.uk/Id/ods-organization-code"
 _APPROACHES = {
     "open-surgical": ("Open surgical", {synth.MV_REPAIR, synth.MV_REPLACE}),
     "minimal-access": ("Minimal access surgery", {synth.MV_REPAIR_MIS, synth.MV_REPLACE_MIS}),

@@ -172,15 +172,18 @@ def _org_index() -> dict[str, str]:
 
 
 ORGANIZATION_CENTRE = _org_index()
-ODS_ORG_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
-ODS_SITE_SYSTEM = "https://fhir.nhs.uk/Id/ods-site-code"
+
+
+def ods_codes(organization: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(site code, trust code) of an Organization, from its ODS identifiers."""
+    found = {i.get("system"): i.get("value") for i in organization.get("identifier") or []}
+    return found.get(ODS_SITE) or None, found.get(ODS_ORG) or None
 
 
 def centre_of_organization(organization: dict[str, Any]) -> str | None:
     """The centre a stored Organization is, by its ODS identifiers: its site code when that
     is a centre's, else its trust code when only one centre belongs to that trust."""
-    codes = {i.get("system"): i.get("value") for i in organization.get("identifier") or []}
-    site, trust = codes.get(ODS_SITE_SYSTEM), codes.get(ODS_ORG_SYSTEM)
+    site, trust = ods_codes(organization)
     if site in BY_ODS:
         return str(site)
     members = [c for c in CENTRES if c.trust == trust]

@@ -20,14 +20,13 @@ import orjson
 
 from app.errors import InvalidRequest, ResourceNotFound
 from app.fhir.context import FhirContext
+from app.pathway import codes
 from app.pathway.metrics import DIMENSIONS, METRICS, MetricsQuery, compute
 from app.pathway.model import Episode
 from app.pathway.population import Population, load_population
 from app.storage.database import Connection
 
 LONDON: Final = ZoneInfo("Europe/London")
-ODS_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
-ODS_SITE_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-site-code"
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
 
@@ -155,16 +154,11 @@ async def services(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, st
     centres: dict[str, str] = {}
     if refs:
         for organization in await _current(conn, "Organization", sorted(refs)):
-            codes = {
-                i.get("system"): i.get("value")
-                for i in organization.get("identifier") or []
-                if i.get("value")
-            }
             # Episodes name centres by site code where there is one (St Thomas', Harefield
             # and Royal Brompton share the trust code RJ1), so the site code wins.
-            code = codes.get(ODS_SITE_SYSTEM) or codes.get(ODS_SYSTEM)
-            if code:
-                centres[f"Organization/{organization['id']}"] = code
+            site, trust = codes.ods_codes(organization)
+            if site or trust:
+                centres[f"Organization/{organization['id']}"] = str(site or trust)
     return found, centres
 
 

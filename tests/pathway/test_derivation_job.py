@@ -24,6 +24,13 @@ _MEDIA = {".hl7": "x-application/hl7-v2+er7", ".csv": "text/csv", ".json": "appl
 
 
 async def _ingest_fixtures(client: httpx.AsyncClient) -> None:
+    """Every fixture feed through ``POST /ingest/{centre}`` (outside the /fhir base)."""
+    base = str(client.base_url).removesuffix("fhir/")
+    async with httpx.AsyncClient(transport=client._transport, base_url=base) as root:
+        await _post_fixtures(root)
+
+
+async def _post_fixtures(client: httpx.AsyncClient) -> None:
     for centre in CENTRES:
         for path in sorted(p for p in (FEEDS / centre).rglob("*") if p.suffix in _MEDIA):
             response = await client.post(
@@ -50,6 +57,11 @@ async def _queued(ctx: FhirContext) -> set[str]:
         return {row[0] for row in await conn.fetch("SELECT patient_id FROM pathway_dirty")}
 
 
+def _stage(careplan: dict[str, Any]) -> str:
+    code: str = careplan["extension"][0]["valueCodeableConcept"]["coding"][0]["code"]
+    return code
+
+
 def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if k != "meta"}
 
@@ -58,9 +70,7 @@ async def test_ingest_queues_patients_and_drain_derives_one_careplan_per_episode
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     ctx: FhirContext = app.state.fhir
-    base = str(client.base_url).removesuffix("fhir/")
-    async with httpx.AsyncClient(transport=client._transport, base_url=base) as root:
-        await _ingest_fixtures(root)
+    await _ingest_fixtures(client)
     patients = (await client.get("Patient", params={"_summary": "count"})).json()["total"]
     queued = await _queued(ctx)
     assert queued and len(queued) == patients  # every regional patient, nothing derived yet
@@ -78,8 +88,7 @@ async def test_ingest_queues_patients_and_drain_derives_one_careplan_per_episode
     for episode in episodes:
         careplan = careplans[episode.careplan_id]
         assert careplan["subject"]["reference"] == f"Patient/{episode.patient_id}"
-        stage = careplan["extension"][0]["valueCodeableConcept"]["coding"][0]["code"]
-        assert stage == episode.stage
+        assert _stage(careplan) == episode.stage
         assert careplan["period"]["start"] == episode.referred
     checked = await client.post("CarePlan/$validate", json=next(iter(careplans.values())))
     assert checked.status_code == 200, checked.text
@@ -90,9 +99,7 @@ async def test_rebuild_gives_the_same_result_and_no_new_versions(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     ctx: FhirContext = app.state.fhir
-    base = str(client.base_url).removesuffix("fhir/")
-    async with httpx.AsyncClient(transport=client._transport, base_url=base) as root:
-        await _ingest_fixtures(root)
+    await _ingest_fixtures(client)
     await derivation.drain(ctx)
     before = await _careplans(client)
     async with ctx.db.read() as conn:
@@ -126,19 +133,12 @@ async def test_a_rest_write_queues_its_patient_and_a_rolled_back_one_does_not(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     ctx: FhirContext = app.state.fhir
-    base = str(client.base_url).removesuffix("fhir/")
-    async with httpx.AsyncClient(transport=client._transport, base_url=base) as root:
-        await _ingest_fixtures(root)
+    await _ingest_fixtures(client)
     await derivation.drain(ctx)
     procedure = (await client.get("Procedure", params={"_count": "1"})).json()["entry"][0]
     patient_id = procedure["resource"]["subject"]["reference"].split("/")[1]
     careplans = (await client.get("CarePlan", params={"subject": f"Patient/{patient_id}"})).json()
-    treated_stage = {
-        e["resource"]["id"]: e["resource"]["extension"][0]["valueCodeableConcept"]["coding"][0][
-            "code"
-        ]
-        for e in careplans["entry"]
-    }
+    treated_stage = {e["resource"]["id"]: _stage(e["resource"]) for e in careplans["entry"]}
 
     # A transaction that fails (its second entry is invalid) writes nothing and queues nobody.
     broken = {
@@ -165,12 +165,7 @@ async def test_a_rest_write_queues_its_patient_and_a_rolled_back_one_does_not(
     done = await derivation.drain(ctx)
     assert done.patients == 1 and done.written >= 1
     after = (await client.get("CarePlan", params={"subject": f"Patient/{patient_id}"})).json()
-    stages = {
-        e["resource"]["id"]: e["resource"]["extension"][0]["valueCodeableConcept"]["coding"][0][
-            "code"
-        ]
-        for e in after["entry"]
-    }
+    stages = {e["resource"]["id"]: _stage(e["resource"]) for e in after["entry"]}
     assert stages != treated_stage
 
 
