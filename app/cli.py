@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from app.cli_clients import register as register_clients
 from app.cli_ingest import register as register_ingest
 from app.cli_pathway import register as register_pathway
 from app.config import Settings, get_settings
@@ -143,6 +144,7 @@ def reindex(
     console.print(f"reindexed {done} resources")
 
 
+register_clients(cli)
 register_ingest(cli)
 register_pathway(cli)
 

@@ -128,6 +128,46 @@ class Settings(BaseSettings):
         default=json.dumps(DEFAULT_REQUIRED_PROFILES),
         description="JSON object: write source -> {resource type -> profile url or [urls]}",
     )
+    access_control: bool = Field(
+        default=True,
+        description="Enforce SMART on FHIR bearer tokens and scopes on every FHIR, ingest and "
+        "metrics route; `serve --demo` turns it off (with a warning) unless set explicitly",
+    )
+    auth_issuer: str | None = Field(
+        default=None,
+        description="Issuer of the access tokens we accept (an external authorization server); "
+        "default: the embedded authorization server at <origin>/auth",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None,
+        description="JWKS URL of the external issuer (default: <issuer>/.well-known/jwks.json)",
+    )
+    auth_audience: str | None = Field(
+        default=None, description="The aud access tokens must carry (default: the FHIR base URL)"
+    )
+    auth_server: bool = Field(
+        default=True,
+        description="Serve the embedded SMART authorization server under /auth (development and "
+        "the demo; off when auth_issuer names an external one)",
+    )
+    auth_clients_file: Path = Field(
+        default=Path("data") / "auth-clients.json",
+        description="Registered SMART clients and the embedded server's users "
+        "(`mitral-fhir clients add` writes it)",
+    )
+    auth_keys_file: Path = Field(
+        default=Path("data") / "auth-keys.json",
+        description="The embedded authorization server's signing keys (created when missing)",
+    )
+    auth_token_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=3600,
+        description="Lifetime of an access token from the embedded server",
+    )
+    audit: bool = Field(
+        default=True, description="Write an AuditEvent for every access (batched in the background)"
+    )
     log_level: str = "info"
 
     @field_validator("poll_centres")

@@ -93,6 +93,22 @@ class ResourceNotFound(FhirError):
 
 
 @dataclass
+class Unauthorized(FhirError):
+    """No bearer token, or one that is invalid, expired or revoked (RFC 6750)."""
+
+    status: HTTPStatus = HTTPStatus.UNAUTHORIZED
+    issue_code: str = "login"
+
+
+@dataclass
+class Forbidden(FhirError):
+    """A valid token whose scopes do not cover the request (decided before any query)."""
+
+    status: HTTPStatus = HTTPStatus.FORBIDDEN
+    issue_code: str = "forbidden"
+
+
+@dataclass
 class ResourceGone(FhirError):
     status: HTTPStatus = HTTPStatus.GONE
     issue_code: str = "deleted"

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,6 +17,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from app import __version__
+from app.auth.audit import audit_trail
+from app.auth.discovery import SMART_CONFIGURATION_PATH
+from app.auth.discovery import router as smart_discovery_router
+from app.auth.server.routes import router as auth_server_router
+from app.auth.setup import StartupError as AuthStartupError
+from app.auth.setup import build_guard
 from app.config import Settings, get_settings
 from app.errors import FhirError, Issue, MethodNotAllowed, ResourceNotFound, operation_outcome_bytes
 from app.fhir.context import FHIR_PREFIX, FhirContext
@@ -25,6 +31,7 @@ from app.fhir.ingest_routes import router as ingest_router
 from app.fhir.operations import operation_definitions
 from app.fhir.publish import PublishError, publish_terminology
 from app.fhir.responses import fhir_response, internal_error_response, outcome_response
+from app.fhir.route_access import protect
 from app.fhir.router import ROUTES
 from app.ingest.mapping.spec import SpecError, load_specs
 from app.ingest.pipeline import Ingestor
@@ -159,6 +166,19 @@ def _ingestor(ctx: FhirContext, settings: Settings, local: LocalTerminology) -> 
     return Ingestor(ctx, specs, local)
 
 
+async def _auth_server(ctx: FhirContext) -> Any:
+    """The embedded authorization server, unless an external issuer is trusted instead."""
+    if not ctx.settings.auth_server or ctx.settings.auth_issuer:
+        return None
+    from app.auth.server import build_auth_server
+    from app.auth.server.registry import RegistryError
+
+    try:
+        return await build_auth_server(ctx)
+    except RegistryError as exc:
+        raise StartupError(str(exc)) from None
+
+
 class MitralApp(FastAPI):
     """FastAPI for the lifespan, health and docs; FHIR traffic goes straight to the dispatcher.
 
@@ -169,7 +189,12 @@ class MitralApp(FastAPI):
     fhir: FhirDispatcher
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.fhir.handles(scope["path"]):
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and self.fhir.handles(path)
+            and path != SMART_CONFIGURATION_PATH  # a FastAPI route (app/auth/discovery.py)
+        ):
             scope["app"] = self
             await self.fhir(scope, receive, send)
             return
@@ -204,7 +229,12 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             terminology_urls=_canonicals(resources),
         )
         app.state.fhir = ctx
+        try:
+            app.state.guard = build_guard(settings, app.state)
+        except AuthStartupError as exc:
+            raise StartupError(str(exc)) from None
         app.state.ingestor = _ingestor(ctx, settings, local)
+        app.state.auth_server = None
         try:
             await _publish(ctx, [*resources, *operation_definitions()])
             if settings.demo_data:
@@ -216,18 +246,23 @@ def create_app(settings: Settings | None = None) -> MitralApp:
 
                     await load_demo_feeds(app.state.ingestor)
                 await derivation.drain(ctx)  # the demo opens with every pathway derived
+            app.state.auth_server = await _auth_server(ctx)
             # Start-up leaves ~180,000 long-lived objects (definitions, compiled invariants,
             # terminology); a full collection walks them all (~0.2 s) and stalls every request
             # in flight. Frozen, the collector skips them.
             gc.collect()
             gc.freeze()
             async with (
+                audit_trail(ctx, settings) as audit,  # first in, last out: flushes at the end
                 ingest_services(app.state.ingestor, settings) as services,
                 pathway_service(ctx, settings),
             ):
+                app.state.audit = audit
                 app.state.ingest_services = services
                 yield
         finally:
+            if app.state.auth_server is not None:
+                await app.state.auth_server.close()
             if remote is not None:
                 await remote.aclose()
             await db.close()
@@ -259,8 +294,12 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             return HTMLResponse(pages.not_found(name), status_code=HTTPStatus.NOT_FOUND)
         return HTMLResponse(page)
 
-    app.include_router(ingest_router)
-    app.include_router(metrics_router)
+    app.include_router(ingest_router, dependencies=[Depends(protect("ingest"))])
+    app.include_router(
+        metrics_router, dependencies=[Depends(protect("metrics", "MeasureReport", "r"))]
+    )
+    app.include_router(auth_server_router)
+    app.include_router(smart_discovery_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

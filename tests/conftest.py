@@ -9,6 +9,7 @@ emptied before each test.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,13 @@ from app.main import create_app
 from app.storage import migrate
 from app.storage.schema import metadata
 
+# Access control is tested in tests/auth (tokens, scopes, compartments); the rest of the
+# suite tests FHIR behaviour without tokens, so it runs with access control off, and so do
+# the servers it starts in subprocesses (they inherit this environment).
+# The audit trail (its own tests in tests/auth) would add AuditEvents to every store the
+# other tests count.
+os.environ.setdefault("MITRAL_FHIR_ACCESS_CONTROL", "false")
+os.environ.setdefault("MITRAL_FHIR_AUDIT", "false")
 POSTGRES_URL = os.environ.get("MITRAL_FHIR_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -38,6 +46,10 @@ class Backend:
     def settings(self, **overrides: object) -> Settings:
         # Tests derive pathways when they choose to (derivation.drain), not on a timer.
         overrides.setdefault("pathway_background", False)
+        # The embedded authorization server's files: per backend, never the checkout's data/.
+        folder = Path(tempfile.gettempdir()) / f"mitral-auth-{os.getpid()}"
+        overrides.setdefault("auth_keys_file", folder / "auth-keys.json")
+        overrides.setdefault("auth_clients_file", folder / "auth-clients.json")
         return Settings(
             database_url=self.url,
             database_schema=self.schema,

@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from app.errors import FhirError, MethodNotAllowed, ResourceNotFound
+from app.fhir import cors
+from app.fhir.door import Door
 from app.fhir.responses import internal_error_response, outcome_response
-from app.fhir.router import Handler, Route
+from app.fhir.router import Route
 
 log = logging.getLogger("mitral_fhir")
 
@@ -29,7 +31,7 @@ log = logging.getLogger("mitral_fhir")
 @dataclass(frozen=True, slots=True)
 class _Pattern:
     segments: tuple[str, ...]
-    handlers: dict[str, Handler]
+    handlers: dict[str, Route]
 
     @property
     def literal_count(self) -> int:
@@ -48,10 +50,10 @@ class _Pattern:
 
 
 def _compile(routes: Sequence[Route]) -> dict[int, list[_Pattern]]:
-    by_shape: dict[tuple[str, ...], dict[str, Handler]] = {}
+    by_shape: dict[tuple[str, ...], dict[str, Route]] = {}
     for route in routes:
         segments = tuple(s for s in route.path.split("/") if s)
-        by_shape.setdefault(segments, {})[route.method] = route.handler
+        by_shape.setdefault(segments, {})[route.method] = route
     table: dict[int, list[_Pattern]] = {}
     for segments, handlers in by_shape.items():
         table.setdefault(len(segments), []).append(_Pattern(segments, handlers))
@@ -72,20 +74,20 @@ class FhirDispatcher:
             len(path) == len(self.prefix) or path[len(self.prefix)] == "/"
         )
 
-    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         parts = [p for p in path.split("/") if p]
         for pattern in self._table.get(len(parts), ()):
             params = pattern.bind(parts)
             if params is None:
                 continue
-            handler = pattern.handlers.get("GET" if method == "HEAD" else method)
-            if handler is None:
+            route = pattern.handlers.get("GET" if method == "HEAD" else method)
+            if route is None:
                 allowed = ", ".join(sorted(pattern.handlers))
                 raise MethodNotAllowed(
                     f"{method} is not allowed here; allowed: {allowed}",
                     headers={"Allow": allowed},
                 )
-            return handler, params
+            return route, params
         raise ResourceNotFound(
             f"No FHIR interaction matches {method} {path or '/'}",
             status=HTTPStatus.NOT_FOUND,
@@ -93,25 +95,36 @@ class FhirDispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one FHIR request; every failure becomes an OperationOutcome here."""
+        origin = cors.has_origin(scope)
+        if origin and scope["method"] == "OPTIONS":
+            await cors.preflight()(scope, receive, send)
+            return
         if scope["method"] in _BODILESS:
             response = await self._handle_until_disconnect(scope, receive)
             if response is None:
                 return
         else:
             response = await self._handle(scope, receive)
+        if origin:
+            cors.add_headers(response)
         await response(scope, receive, send)
 
     async def _handle(self, scope: Scope, receive: Receive) -> Response:
+        door = Door(scope)
         try:
-            handler, params = self.resolve(scope["method"], scope["path"][len(self.prefix) :])
+            route, params = self.resolve(scope["method"], scope["path"][len(self.prefix) :])
             scope["path_params"] = params
-            return await handler(Request(scope, receive))
+            request = Request(scope, receive)
+            await door.admit(request, route, params)
+            response = await door.run(route.handler, request)
         except FhirError as exc:
             if exc.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
                 log.error("server error: %s", exc.diagnostics)
-            return outcome_response(exc)
+            response = outcome_response(exc)
         except Exception as exc:
-            return internal_error_response(exc)
+            response = internal_error_response(exc)
+        door.record(response.status_code)
+        return response
 
     async def _handle_until_disconnect(self, scope: Scope, receive: Receive) -> Response | None:
         """Run a GET or HEAD, cancelling it if the client goes away first; None if it did.

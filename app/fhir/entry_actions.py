@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
+from app.auth.visibility import can_see
 from app.config import API_SOURCE
 from app.errors import (
     FhirError,
@@ -165,7 +166,7 @@ async def _read(tx: WriteTx, entry: Entry, ctx: FhirContext, base: str, now: int
         found = await read_version(conn, entry.res_type, entry.res_id, int(entry.version))
     else:
         raise InvalidRequest(f"'{entry.version}' is not a version id (a positive integer)")
-    if found is None:
+    if found is None or not await can_see(conn, entry.res_type, entry.res_id, found.content):
         raise ResourceNotFound(
             f"{entry.res_type}/{entry.res_id} is not known"
             + (f" at version {entry.version}" if entry.version else "")

@@ -36,6 +36,12 @@ class Route:
     method: str
     path: str
     handler: Handler
+    operation: str = ""
+    """The operation's name (without ``$``) for operation routes."""
+
+    @property
+    def code(self) -> str:
+        return self.codes[0] if self.codes else "operation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +59,7 @@ class Operation:
     def routes(self) -> tuple[Route, ...]:
         res_type = self.res_type or "{type}"
         return tuple(
-            Route((), level, method, path, self.handler)
+            Route((), level, method, path, self.handler, self.name)
             for level, path in (
                 ("type", f"/{res_type}/${self.name}"),
                 ("instance", f"/{res_type}/{{id}}/${self.name}"),

@@ -18,6 +18,7 @@ from typing import Any
 import jsonpatch
 import orjson
 
+from app.auth import write_access
 from app.errors import (
     InvalidRequest,
     Issue,
@@ -144,6 +145,7 @@ async def create(
     A freshly generated id (``fresh``, or no id given) cannot exist yet, so no lookup or lock
     is needed: creates in a Bundle are just queued.
     """
+    write_access.check_create(resource["resourceType"], resource)
     if res_id is None:
         res_id, fresh = new_id(), True
     current = None if fresh else await tx.current(resource["resourceType"], res_id)
@@ -174,6 +176,7 @@ async def update(
 ) -> WriteOutcome:
     """Update or create-with-client-id; a no-op update keeps the version."""
     current = await tx.current(resource["resourceType"], res_id)
+    write_access.check_update(resource["resourceType"], res_id, current, resource)
     _check_if_match(current, if_match)
     if current is not None and _unchanged(current, resource):
         return _kept(current)
@@ -185,6 +188,8 @@ async def delete(
 ) -> WriteOutcome:
     """Delete (a new, deleted version in history); deleting nothing is not an error."""
     current = await tx.current(res_type, res_id)
+    if not write_access.may_delete(res_type, current):
+        current = None
     _check_if_match(current, if_match)
     if current is None or current.deleted:
         version = current.version_id if current else 0
@@ -208,6 +213,7 @@ async def patch(
     """Apply a JSON Patch to the current version, then validate the result like an update
     (``check`` is the write policy; only the patched resource can be judged by it)."""
     current = await tx.current(res_type, res_id)
+    write_access.check_update(res_type, res_id, current, None)
     if current is None:
         raise ResourceNotFound(f"{res_type}/{res_id} does not exist")
     if current.deleted or current.content is None:
@@ -224,6 +230,7 @@ async def patch(
     resource = check_resource(patched, expected_type=res_type)
     if resource.get("id") != res_id:
         raise InvalidRequest("A patch may not change the resource id", expression=("id",))
+    write_access.check_update(res_type, res_id, current, resource)
     warnings = tuple(await check(resource)) if check is not None else ()
     if _unchanged(current, resource):
         return replace(_kept(current), issues=warnings)
@@ -237,6 +244,7 @@ async def match_one(tx: WriteTx, criteria: SearchRequest, lock_name: str) -> str
     The lock serializes identical conditional requests, so N concurrent identical
     conditional creates yield exactly one resource.
     """
+    write_access.check_conditional(criteria.res_type or "")
     await tx.lock(f"conditional:{lock_name}")
     ids = await find_ids(await tx.connection(), criteria, limit=2)
     if len(ids) > 1:

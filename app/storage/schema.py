@@ -224,3 +224,62 @@ pathway_episode = sa.Table(
 """One flat row per derived episode (``app.pathway.model.Episode``'s scalar facts; dates as
 ISO text, ``centres`` space-separated): the metrics aggregate these rows instead of parsing
 CarePlans."""
+
+auth_code = sa.Table(
+    "auth_code",
+    metadata,
+    sa.Column("code_hash", sa.Text, primary_key=True),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+"""Authorization codes of the embedded authorization server (migration 0006): SHA-256 of
+the code, the pending grant as JSON; deleted when exchanged (single use)."""
+
+auth_launch = sa.Table(
+    "auth_launch",
+    metadata,
+    sa.Column("handle", sa.Text, primary_key=True),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("patient", sa.Text, nullable=True),
+    sa.Column("encounter", sa.Text, nullable=True),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+"""EHR launch handles: the context an ``launch`` parameter stands for."""
+
+auth_token = sa.Table(
+    "auth_token",
+    metadata,
+    sa.Column("jti", sa.Text, primary_key=True),
+    sa.Column("grant_id", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_auth_token_grant", "grant_id"),
+    sa.Index("ix_auth_token_revoked", "revoked_at"),
+)
+"""Every access token issued (by ``jti``), so revoking a grant reaches all its tokens and
+every worker learns of revocations (``revoked_at``)."""
+
+auth_refresh = sa.Table(
+    "auth_refresh",
+    metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),
+    sa.Column("grant_id", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_auth_refresh_grant", "grant_id"),
+)
+"""Refresh tokens (SHA-256), bound to their client, with the grant they refresh as JSON."""
+
+auth_assertion = sa.Table(
+    "auth_assertion",
+    metadata,
+    sa.Column("issuer", sa.Text, primary_key=True),
+    sa.Column("jti", sa.Text, primary_key=True),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+"""``jti`` of client assertions already used (Backend Services replay protection), kept
+until the assertion expires."""

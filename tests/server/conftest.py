@@ -75,6 +75,8 @@ def server(
     workdir = tmp_path_factory.mktemp(f"server-{request.param}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MITRAL_FHIR_")}
     env["MITRAL_FHIR_LOG_LEVEL"] = "warning"
+    env["MITRAL_FHIR_ACCESS_CONTROL"] = "false"  # secured servers: tests/auth
+    env["MITRAL_FHIR_AUDIT"] = "false"
     schema = None
     if request.param == "sqlite":
         url = f"sqlite:///{workdir / 'server.sqlite3'}"

@@ -9,6 +9,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth.context import current as context_principal
+from app.auth.policy import require
+from app.auth.visibility import can_see, require_open, visible
 from app.errors import InvalidRequest, ResourceNotFound
 from app.fhir.bundles import bundle, status_line
 from app.fhir.context import base_url, context
@@ -82,20 +85,32 @@ async def _history(request: Request, res_type: str | None, res_id: str | None) -
     links = [("self", f"{path}?{urlencode(echo)}" if echo else path)]
     if page.next_seq is not None:
         links.append(("next", f"{path}?{urlencode([*echo, ('_cursor', str(page.next_seq))])}"))
-    entries = [_entry(base, v) for v in page.versions]
+    versions = page.versions
+    if context_principal() is not None:
+        async with ctx.db.read() as conn:
+            seen = await visible(
+                conn, ((v.res_type, v.res_id, v.content) for v in versions), "r" if res_id else "s"
+            )
+        versions = [v for v in versions if (v.res_type, v.res_id) in seen]
+    entries = [_entry(base, v) for v in versions]
     return fhir_response(bundle("history", entries, now=ctx.now(), links=links), fmt=fmt)
 
 
 async def history_instance(request: Request) -> Response:
     res_type, res_id = path_type(request), path_id(request)
-    if await context(request).store.read(res_type, res_id) is None:
+    ctx = context(request)
+    found = await ctx.store.read(res_type, res_id)
+    if found is None or not await can_see(ctx.db, res_type, res_id, found.content):
         raise ResourceNotFound(f"{res_type}/{res_id} has never existed here")
     return await _history(request, res_type, res_id)
 
 
 async def history_type(request: Request) -> Response:
-    return await _history(request, path_type(request), None)
+    res_type = path_type(request)
+    require(res_type, "s")
+    return await _history(request, res_type, None)
 
 
 async def history_system(request: Request) -> Response:
+    require_open(sorted(context(request).types), "System history")
     return await _history(request, None, None)

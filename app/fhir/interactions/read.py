@@ -11,6 +11,7 @@ from http import HTTPStatus
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth.visibility import can_see
 from app.errors import InvalidRequest, ResourceGone, ResourceNotFound
 from app.fhir.context import context
 from app.fhir.headers import parse_etag_list
@@ -43,8 +44,9 @@ def _respond(request: Request, found: StoredVersion, subset: Subset | None) -> R
 async def read(request: Request) -> Response:
     res_type, res_id = path_type(request), path_id(request)
     subset = _subset(request)
-    found = await context(request).store.read(res_type, res_id)
-    if found is None:
+    ctx = context(request)
+    found = await ctx.store.read(res_type, res_id)
+    if found is None or not await can_see(ctx.db, res_type, res_id, found.content):
         raise ResourceNotFound(f"{res_type}/{res_id} is not known")
     if found.deleted:
         raise ResourceGone(
@@ -60,8 +62,9 @@ async def vread(request: Request) -> Response:
     if not vid.isdigit():
         raise InvalidRequest(f"'{vid}' is not a version id (a positive integer)")
     subset = _subset(request)
-    found = await context(request).store.vread(res_type, res_id, int(vid))
-    if found is None:
+    ctx = context(request)
+    found = await ctx.store.vread(res_type, res_id, int(vid))
+    if found is None or not await can_see(ctx.db, res_type, res_id, found.content):
         raise ResourceNotFound(f"{res_type}/{res_id} has no version {vid}")
     if found.deleted:
         raise ResourceGone(f"Version {vid} of {res_type}/{res_id} is a deletion")

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth import visibility
 from app.errors import InvalidRequest, Issue, ResourceNotFound, UnsupportedMediaType
 from app.fhir.bundles import bundle, match_entry, outcome_entry
 from app.fhir.context import base_url, context
@@ -48,21 +49,32 @@ async def run_search(conn: Connection, request: SearchRequest, *, base: str, now
         )
         for name in request.unknown
     ]
+    confined = visibility.confine(request)
+    if confined.empty:
+        links = [("self", _link(base, _path(request), request.echo))]
+        entries = [outcome_entry(issues)] if issues else []
+        total = 0 if request.summary_count or request.total != "none" else None
+        return bundle("searchset", entries, now=now, links=links, total=total)
     if request.summary_count:
         total = await sql.count(conn, request)
         links = [("self", _link(base, _path(request), request.echo))]
         entries = [outcome_entry(issues)] if issues else []
         return bundle("searchset", entries, now=now, links=links, total=total)
     page = await sql.search(conn, request)
+    matches = page.matches
+    if confined.post_filters and request.res_type:
+        ids = [m.res_id for m in matches]
+        kept = await visibility.matching(conn, request.res_type, ids, confined.post_filters)
+        matches = [m for m in matches if m.res_id in kept]
     # _summary applies to every resource returned; _elements only to the matches (R4
     # search.html#elements: "The list of elements does not apply to included resources").
     subset = request.subset
-    entries = [
-        match_entry(base, m.res_type, m.res_id, subset.apply(m.content)) for m in page.matches
-    ]
+    entries = [match_entry(base, m.res_type, m.res_id, subset.apply(m.content)) for m in matches]
     if request.includes:
-        keys = [(m.res_type, m.res_id) for m in page.matches]
+        keys = [(m.res_type, m.res_id) for m in matches]
         extra, truncated = await included(conn, request.includes, keys)
+        seen = await visibility.visible(conn, extra)
+        extra = [row for row in extra if (row[0], row[1]) in seen]
         for_included = subset.for_included()
         for res_type, res_id, content in extra:
             entry = match_entry(base, res_type, res_id, for_included.apply(content))

@@ -20,6 +20,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.auth.context import internal_work
 from app.errors import InvalidRequest
 from app.fhir.context import FhirContext, context
 from app.fhir.negotiation import output_format
@@ -48,7 +49,8 @@ async def pathway(request: Request) -> Response:
     if request.method == "POST" and _has_body(request):
         await read_inputs(request, ctx.settings.max_body_bytes)  # a bad body is still a 400
     await by_id(ctx, "Patient", patient_id)  # 404 for an unknown or deleted patient
-    await derivation.drain(ctx, patient_ids=[patient_id])
+    with internal_work():  # derived CarePlans are the service's writes, not the caller's
+        await derivation.drain(ctx, patient_ids=[patient_id])
     episodes, careplans = await _stored(ctx, patient_id)
     return respond(request, parameters(patient_id, episodes, careplans, today(ctx)))
 

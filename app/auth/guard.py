@@ -1,0 +1,124 @@
+"""The door of every protected route: who is asking (bearer token) and may they ask this.
+
+The route-level check is decided from the token and the URL alone, before the handler runs
+any query. What the handler then reads or writes is confined further by app.auth.visibility
+and app.auth.write_access (the patient compartment, granular filters, Bundle entries).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from starlette.requests import Request
+
+from app.auth import policy
+from app.auth.access import UNRESTRICTED, Principal
+from app.auth.scopes import Grants
+from app.auth.tokens import TokenVerifier, bearer_token
+from app.auth.write_access import check_conditional
+from app.config import Settings
+from app.errors import Forbidden, ResourceNotFound
+
+log = logging.getLogger("mitral_fhir")
+
+ANONYMOUS = Principal(client_id="", subject="anonymous", grants=Grants.parse(""))
+"""Who a request without an accepted token is, in the audit trail."""
+
+ROUTE_LETTERS = {
+    "read": "r",
+    "vread": "r",
+    "history-instance": "r",
+    "search-type": "s",
+    "history-type": "s",
+    "create": "c",
+    "update": "u",
+    "patch": "u",
+    "delete": "d",
+    "conditional-update": "u",
+    "conditional-patch": "u",
+    "conditional-delete": "d",
+}
+"""SMART v2 letters per restful interaction (scopes-and-launch-context)."""
+
+PUBLIC = frozenset({"capabilities"})
+"""Interactions anyone may call: the CapabilityStatement says how to get a token."""
+
+TERMINOLOGY_OPERATIONS = {
+    "lookup": "CodeSystem",
+    "subsumes": "CodeSystem",
+    "expand": "ValueSet",
+    "translate": "ConceptMap",
+}
+
+
+class Guard:
+    def __init__(self, settings: Settings, verifier: TokenVerifier | None) -> None:
+        self.enabled = settings.access_control
+        self._verifier = verifier
+        self._issuer = settings.auth_issuer.rstrip("/") if settings.auth_issuer else None
+        self._audience = settings.auth_audience
+
+    def issuer(self, base: str) -> str:
+        return self._issuer or base.removesuffix("/fhir") + "/auth"
+
+    async def authenticate(self, request: Request, base: str) -> Principal:
+        """The token's Principal; Unauthorized (401) without an acceptable one."""
+        if not self.enabled:
+            return UNRESTRICTED
+        token = bearer_token(request.headers.get("authorization"))
+        if self._verifier is None:
+            raise RuntimeError("access control is on but no token verifier is configured")
+        return await self._verifier.verify(
+            token, issuer=self.issuer(base), audience=self._audience or base
+        )
+
+
+def check_route(
+    principal: Principal,
+    code: str,
+    operation: str,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+) -> None:
+    """Forbidden unless the token's scopes cover this interaction on this type."""
+    if principal.unrestricted or code in PUBLIC:
+        return
+    res_type = params.get("type")
+    if operation:
+        _check_operation(principal, operation, res_type, params.get("id"))
+    elif code == "search-compartment":
+        policy.decide(principal, params["target"], "s")
+    elif code in ROUTE_LETTERS and res_type is not None:
+        policy.decide(principal, res_type, ROUTE_LETTERS[code])
+        if code.startswith("conditional-") or (code == "create" and "if-none-exist" in headers):
+            check_conditional(res_type)
+    # search-system, history-system, transaction and batch are checked per type or entry.
+
+
+def _check_operation(
+    principal: Principal, name: str, res_type: str | None, res_id: str | None
+) -> None:
+    if name in TERMINOLOGY_OPERATIONS:
+        policy.decide(principal, TERMINOLOGY_OPERATIONS[name], "r")
+    elif name == "validate-code":
+        policy.decide(principal, res_type or "ValueSet", "r")
+    elif name == "validate":
+        # $validate reads nothing stored; it is for clients about to create or update.
+        if not any(principal.grants.allows(res_type or "*", letter) for letter in "cur"):
+            raise policy.forbidden(res_type or "Resource", "c")
+    elif name == "pathway":
+        decision = policy.decide(principal, "Patient", "r")
+        policy.decide(principal, "CarePlan", "r")
+        if decision.patient is not None and res_id not in (None, decision.patient):
+            raise ResourceNotFound(f"Patient/{res_id} is not known")
+    elif name == "evaluate-measure":
+        decision = policy.decide(principal, "Measure", "r")
+        if decision.patient is not None:
+            raise Forbidden(
+                "$evaluate-measure reports on every patient: it needs user/ or system/ "
+                "scopes, not a patient-context token",
+                expression=("Measure",),
+            )
+    else:  # an operation we did not classify is refused rather than left open
+        raise Forbidden(f"${name} is not open to tokens", expression=(f"${name}",))

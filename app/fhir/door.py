@@ -1,0 +1,70 @@
+"""One FHIR request's passage through security: admitted (token and scopes), run with its
+Principal bound, and recorded in the audit trail whatever the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from app.auth import context as principal_context
+from app.auth.access import AccessEvent, Principal
+from app.auth.guard import ANONYMOUS, Guard, check_route
+from app.fhir.context import base_url, system_clock
+from app.fhir.router import Handler, Route
+
+
+class Door:
+    __slots__ = ("_params", "_route", "_scope", "principal")
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._route: Route | None = None
+        self._params: Mapping[str, str] = {}
+        self.principal: Principal = ANONYMOUS
+
+    async def admit(self, request: Request, route: Route, params: Mapping[str, str]) -> None:
+        self._route, self._params = route, params
+        guard: Guard = request.app.state.guard
+        if route.code == "capabilities" and guard.enabled:
+            return  # public: the CapabilityStatement tells clients how to get a token
+        self.principal = await guard.authenticate(request, base_url(request))
+        check_route(self.principal, route.code, route.operation, params, request.headers)
+
+    async def run(self, handler: Handler, request: Request) -> Response:
+        token = principal_context.bind(self.principal)
+        try:
+            return await handler(request)
+        finally:
+            principal_context.unbind(token)
+
+    def record(self, status: int) -> None:
+        audit = getattr(self._scope["app"].state, "audit", None)
+        route = self._route
+        if audit is None or (route is not None and route.code == "capabilities"):
+            return
+        params = self._params
+        res_type, res_id = params.get("type"), params.get("id")
+        patients = []
+        if self.principal.patient:
+            patients.append(self.principal.patient)
+        if res_type == "Patient" and res_id and res_id not in patients:
+            patients.append(res_id)
+        client = self._scope.get("client")
+        audit.record(
+            AccessEvent(
+                principal=self.principal,
+                method=self._scope["method"],
+                path=self._scope["path"],
+                interaction=route.code if route else "unknown",
+                status=status,
+                recorded=system_clock(),
+                res_type=params.get("target") or res_type,
+                res_id=None if params.get("target") else res_id,
+                query=self._scope.get("query_string", b"").decode("latin-1"),
+                patients=tuple(patients),
+                address=client[0] if client else None,
+            )
+        )

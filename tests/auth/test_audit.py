@@ -1,0 +1,213 @@
+"""The audit trail: recorded accesses are stored as searchable AuditEvents, in the background.
+
+Every query filters on the token ``sub`` (``altid``) of its own principals, so events the
+dispatcher records for these tests' own requests never change a count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.auth import audit
+from app.auth.access import AccessEvent, Principal
+from app.auth.audit import AuditTrail
+from app.main import create_app
+from tests.auth.audit_events import access, clinician, system_client
+from tests.conftest import Backend
+
+JAN_2020 = int(datetime(2020, 1, 1, 12, tzinfo=UTC).timestamp() * 1_000_000)
+
+
+@pytest.fixture(scope="module")
+async def audited(backend: Backend) -> AsyncIterator[FastAPI]:
+    application = create_app(backend.settings(audit=True))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(audited: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=audited, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver/fhir/") as c:
+        yield c
+
+
+def trail_of(application: FastAPI) -> AuditTrail:
+    found: AuditTrail = application.state.audit
+    return found
+
+
+async def found(http: httpx.AsyncClient, principal: Principal, **params: str) -> list[Any]:
+    response = await http.get("AuditEvent", params={"altid": principal.subject, **params})
+    assert response.status_code == 200, response.text
+    return [e["resource"] for e in response.json().get("entry", ())]
+
+
+async def count_stored(application: FastAPI, principal: Principal) -> int:
+    async with application.state.fhir.db.read() as conn:
+        row = await conn.fetchrow(
+            "SELECT count(*) FROM search_token WHERE res_type = 'AuditEvent' "
+            "AND param = 'altid' AND code = $1",
+            principal.subject,
+        )
+    assert row is not None
+    return int(row[0])
+
+
+async def test_recorded_accesses_are_searchable(audited: FastAPI, http: httpx.AsyncClient) -> None:
+    user, service = clinician("aud-p1"), system_client()
+    trail = trail_of(audited)
+    trail.record(access(user, res_id="aud-p1", patients=("aud-p1",)))
+    trail.record(
+        access(
+            user,
+            path="/fhir/Observation",
+            interaction="search-type",
+            res_type="Observation",
+            res_id=None,
+            query="subject=Patient/aud-p1",
+            patients=("aud-p1",),
+            recorded=JAN_2020,
+        )
+    )
+    trail.record(
+        access(
+            service,
+            method="POST",
+            path="/fhir/Observation",
+            interaction="create",
+            status=201,
+            res_type="Observation",
+            res_id="aud-obs-1",
+            patients=("aud-p2",),
+        )
+    )
+    trail.record(access(service, status=404, res_id="gone", patients=()))
+    await trail.flush()
+    assert trail.pending == 0
+
+    by_patient = await found(http, user, patient="Patient/aud-p1")
+    assert sorted(r["subtype"][0]["code"] for r in by_patient) == ["read", "search-type"]
+    assert all(r["meta"]["versionId"] == "1" and r["meta"]["lastUpdated"] for r in by_patient)
+    assert len(await found(http, user, agent="Practitioner/dr-1")) == 2
+    client_ref = f"urn:ietf:params:oauth:client-id|{service.client_id}"
+    assert len(await found(http, service, **{"agent:identifier": client_ref})) == 2
+    (created,) = await found(http, service, entity="Observation/aud-obs-1")
+    assert (created["action"], created["outcome"]) == ("C", "0")
+    assert [r["id"] for r in await found(http, service, patient="aud-p2")] == [created["id"]]
+    (failed,) = await found(http, service, outcome="4")
+    assert failed["outcomeDesc"] == "HTTP 404 Not Found"
+    (old,) = await found(http, user, date="lt2020-01-02")
+    assert old["recorded"] == "2020-01-01T12:00:00.000Z"
+    assert len(await found(http, user, date="ge2020-01-02")) == 1
+    assert len(await found(http, user, action="E", subtype="search-type")) == 1
+    rest = "http://terminology.hl7.org/CodeSystem/audit-event-type|rest"
+    assert len(await found(http, service, type=rest)) == 2
+
+
+async def test_audit_events_are_in_the_patient_compartment(
+    audited: FastAPI, http: httpx.AsyncClient
+) -> None:
+    user = clinician("aud-p3")
+    trail_of(audited).record(access(user, res_id="aud-p3", patients=("aud-p3",)))
+    await trail_of(audited).flush()
+    response = await http.get("Patient/aud-p3/AuditEvent", params={"altid": user.subject})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["entry"]) == 1
+
+
+async def test_the_audit_write_is_not_audited_and_queues_no_derivation(
+    audited: FastAPI,
+) -> None:
+    trail = trail_of(audited)
+    await trail.flush()
+    user = clinician("aud-p4")
+    for _ in range(3):
+        trail.record(access(user, res_id="aud-p4", patients=("aud-p4",)))
+    assert await trail.flush() == 3
+    assert trail.pending == 0  # writing recorded nothing new
+    assert await count_stored(audited, user) == 3
+    async with audited.state.fhir.db.read() as conn:
+        queued = await conn.fetch(
+            "SELECT patient_id FROM pathway_dirty WHERE patient_id = $1", "aud-p4"
+        )
+    assert queued == []
+
+
+async def test_the_background_task_writes_without_an_explicit_flush(audited: FastAPI) -> None:
+    user = system_client()
+    trail_of(audited).record(access(user, patients=()))
+    for _ in range(200):  # the task flushes every 0.2 s; up to 10 s
+        if await count_stored(audited, user):
+            break
+        await asyncio.sleep(0.05)
+    assert await count_stored(audited, user) == 1
+
+
+async def test_a_clean_shutdown_writes_what_is_queued(backend: Backend, app: FastAPI) -> None:
+    user = system_client()
+    application = create_app(backend.settings(audit=True))
+    async with application.router.lifespan_context(application):
+        for n in range(25):
+            trail_of(application).record(access(user, res_id=f"shut-{n}", patients=()))
+        assert trail_of(application).pending == 25  # nothing written yet: no await since
+    assert await count_stored(app, user) == 25
+
+
+async def test_audit_off_records_nothing(backend: Backend, app: FastAPI) -> None:
+    user = system_client()
+    application = create_app(backend.settings(audit=False))
+    async with application.router.lifespan_context(application):
+        trail = trail_of(application)
+        trail.record(access(user, patients=()))
+        assert trail.pending == 0
+        assert await trail.flush() == 0
+    assert await count_stored(app, user) == 0
+
+
+async def test_a_failed_flush_keeps_the_events_and_retries(
+    audited: FastAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail = trail_of(audited)
+    await trail.flush()
+    user = system_client()
+    first, second = access(user, res_id="r-1"), access(user, res_id="r-2")
+    trail.record(first)
+    trail.record(second)
+
+    async def broken(batch: list[AccessEvent]) -> None:
+        raise ConnectionError("database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(trail, "_write", broken)
+        with caplog.at_level(logging.ERROR, logger="app.auth.audit"):
+            assert await trail.flush() == 0  # logged, not raised
+        assert trail.pending == 2
+    assert "writing 2 events failed" in caplog.text
+    assert await trail.flush() == 2
+    assert await count_stored(audited, user) == 2
+
+
+async def test_a_backlog_is_kept_and_warned_about_once(
+    audited: FastAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail = trail_of(audited)
+    await trail.flush()
+    monkeypatch.setattr(audit, "BACKLOG_WARNING", 3)
+    monkeypatch.setattr(audit, "BATCH", 2)
+    user = system_client()
+    with caplog.at_level(logging.WARNING, logger="app.auth.audit"):
+        for n in range(8):
+            trail.record(access(user, res_id=f"b-{n}", patients=()))
+    assert trail.pending == 8  # kept, none dropped
+    assert caplog.text.count("events waiting to be written") == 1
+    assert await trail.flush() == 8  # in four transactions of two
+    assert await count_stored(audited, user) == 8
