@@ -50,6 +50,9 @@ def serve(
     settings = _settings(
         host=host, port=port, database_url=database_url, workers=workers, demo_data=demo
     )
+    if settings.demo_data and "MITRAL_FHIR_ACCESS_CONTROL" not in os.environ:
+        # The demo opens to a browser without a token; the app logs a loud warning.
+        settings = settings.model_copy(update={"access_control": False})
     logging.basicConfig(level=settings.log_level.upper())
     if settings.auto_migrate:
         migrate.upgrade(settings.database_url, schema=settings.database_schema)

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app import __version__
 from app.auth.audit import audit_trail
@@ -31,7 +31,7 @@ from app.fhir.ingest_routes import router as ingest_router
 from app.fhir.operations import operation_definitions
 from app.fhir.publish import PublishError, publish_terminology
 from app.fhir.responses import fhir_response, internal_error_response, outcome_response
-from app.fhir.route_access import protect
+from app.fhir.route_access import protect, record_admitted
 from app.fhir.router import ROUTES
 from app.ingest.mapping.spec import SpecError, load_specs
 from app.ingest.pipeline import Ingestor
@@ -198,7 +198,21 @@ class MitralApp(FastAPI):
             scope["app"] = self
             await self.fhir(scope, receive, send)
             return
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_status)
+        finally:
+            record_admitted(scope, status)
 
 
 def create_app(settings: Settings | None = None) -> MitralApp:

@@ -16,6 +16,7 @@ OWNED = (
     "validation-bench",
     "ingest-bench",
     "pathway-bench",
+    "security-bench",
 )
 """The marker names of the sections other scripts own, in the order they appear."""
 

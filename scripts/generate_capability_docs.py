@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from app.auth.discovery import security_section
 from app.config import Settings
 from app.errors import FhirError
 from app.fhir.interactions.capabilities import capability_statement
@@ -116,7 +117,10 @@ def setting_default(name: str) -> Any:
 
 def build_statement() -> dict[str, Any]:
     max_entries = setting_default("max_bundle_entries")
-    body = capability_statement(BASE, max_entries, resource_types())
+    # As served with the defaults: access control on, the embedded authorization server.
+    defaults = Settings.model_construct(auth_issuer=None, auth_server=True)
+    security = orjson.dumps(security_section(BASE, defaults))
+    body = capability_statement(BASE, max_entries, resource_types(), security)
     statement: dict[str, Any] = orjson.loads(body)
     return statement
 

@@ -33,6 +33,10 @@ ALLOWED: dict[str, set[str]] = {
         "config",
         "fhir",
     },
+    # Security: the resource server's checks are pure (scopes, compartment) plus the store;
+    # the embedded authorization server and the audit trail need the FHIR context (base URL,
+    # the store) and the patient picker searches.
+    "auth": {"config", "errors", "fhir", "model", "search", "storage"},
     # The pathway derives CarePlans from what ingest and the REST API stored, and writes them
     # with the REST API's write semantics; its ids share ingest's uuid5 namespace.
     "pathway": {

@@ -61,3 +61,5 @@ class AccessEvent:
     """Patient ids the access is known to concern (context, the instance, a compartment)."""
     address: str | None = None
     """The client's network address."""
+    base: str | None = None
+    """The FHIR base URL the request was made to."""

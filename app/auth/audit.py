@@ -27,12 +27,14 @@ from app.search.extract import extract_index
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 200
 """Events per write transaction; the task also wakes early when this many are queued."""
 INTERVAL = 0.2
 """Seconds between flushes of a queue smaller than a batch."""
 BACKLOG_WARNING = 50_000
 """Queued events past which the database is evidently not keeping up (logged once)."""
+MAX_BACKOFF = 5.0
+"""Longest wait, in seconds, between retries of a failing write."""
 OBSERVER = "mitral-fhir"
 
 
@@ -41,13 +43,15 @@ class AuditTrail:
         self._ctx = ctx
         self.enabled = settings.audit
         self.base: str | None = settings.base_url.rstrip("/") if settings.base_url else None
-        """The FHIR base URL events are about; without ``settings.base_url`` the dispatcher
-        sets it from its first request (``app.fhir.context.base_url``)."""
+        """The FHIR base URL events are about (``source.site``; fhirUser references under it
+        are stored relative). Without ``settings.base_url``, whoever records may set it from a
+        request (``app.fhir.context.base_url``); else ``http://<host>:<port>/fhir``."""
         self._fallback_base = f"http://{settings.host}:{settings.port}/fhir"
         self._queue: deque[AccessEvent] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._warned = False
+        self._failed = False
 
     @property
     def pending(self) -> int:
@@ -74,6 +78,7 @@ class AuditTrail:
         goes back to the front of the queue and is logged, never raised."""
         written = 0
         async with self._lock:
+            self._failed = False
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
                 try:
@@ -84,6 +89,7 @@ class AuditTrail:
                 except Exception:  # a background write must log and retry, not vanish
                     self._queue.extendleft(reversed(batch))
                     log.exception("audit: writing %d events failed; will retry", len(batch))
+                    self._failed = True
                     break
                 written += len(batch)
                 await asyncio.sleep(0)  # a backlog is many batches: let requests run between
@@ -95,9 +101,12 @@ class AuditTrail:
         """One transaction for the batch. The resources and their index rows are built
         before it opens (the write lock, on SQLite the only one, is held for the inserts
         alone); ``lastUpdated`` is taken inside it, as for every other write."""
-        base = self.base or self._fallback_base
+        default = self.base or self._fallback_base
         built = []
         for event in batch:
+            # An AccessEvent that carries its request's base URL (a field the dispatcher may
+            # add) wins over the configured one.
+            base = getattr(event, "base", None) or default
             body = build_audit_event(event, base=base, observer=OBSERVER)
             built.append((new_id(), body, extract_index(body)))
         ctx = self._ctx
@@ -118,13 +127,18 @@ class AuditTrail:
                 )
 
     async def run(self) -> None:
-        """Flush every ``INTERVAL`` seconds, or as soon as a batch is full."""
+        """Flush every ``INTERVAL`` seconds, or as soon as a batch is full; after a failed
+        write, back off (up to ``MAX_BACKOFF``) rather than retry on every new event."""
+        failures = 0
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(INTERVAL):
                     await self._wake.wait()
             self._wake.clear()
             await self.flush()
+            failures = failures + 1 if self._failed else 0
+            if failures:
+                await asyncio.sleep(min(MAX_BACKOFF, INTERVAL * 2**failures))
 
 
 @contextlib.asynccontextmanager
@@ -142,7 +156,9 @@ async def audit_trail(ctx: FhirContext, settings: Settings) -> AsyncIterator[Aud
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        for _ in range(3):
+        for attempt in range(3):
+            if attempt:
+                await asyncio.sleep(INTERVAL * 2**attempt)
             await trail.flush()
             if not trail.pending:
                 break

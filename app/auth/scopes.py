@@ -21,6 +21,9 @@ URI_PREFIX = "http://smarthealthit.org/fhir/scopes/"
 _V1 = {"read": "rs", "write": "cud", "*": "cruds"}
 _SCOPE = re.compile(r"^(patient|user|system)/([A-Za-z]+|\*)\.([a-z*]+)(?:\?(.+))?$")
 _ORDERED = re.compile(r"^c?r?u?d?s?$")
+EXPLICIT_ONLY = frozenset({"AuditEvent"})
+"""Types a wildcard (``*``) scope does not cover: the audit trail is read only by clients
+granted it by name (``system/AuditEvent.rs``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,11 @@ class ScopeRule:
     v1: bool = False
 
     def covers(self, res_type: str, letter: str) -> bool:
-        return letter in self.letters and self.res_type in (None, res_type)
+        if letter not in self.letters:
+            return False
+        if self.res_type is None:
+            return res_type not in EXPLICIT_ONLY
+        return self.res_type == res_type
 
     def within(self, other: ScopeRule) -> bool:
         """Whether everything this rule grants is also granted by ``other``."""

@@ -81,8 +81,24 @@ def confine(search: SearchRequest) -> Confined:
 def _confine_system(search: SearchRequest) -> Confined:
     """``GET [base]?_type=...``: each type needs open search rights (a compartment cannot be
     applied across types in one query; patient-context apps search one type at a time)."""
-    require_open(search.types or tuple(sorted(resource_types())), "A system-level search")
+    if search.types:
+        require_open(search.types, "A system-level search")
+    else:  # every type the token may search; none confined
+        search.types = tuple(sorted(searchable(resource_types())))
+        if not search.types:
+            return Confined(empty=True)
     return Confined()
+
+
+def searchable(types: Iterable[str]) -> list[str]:
+    """Of ``types``, those the token may search, after checking none of them is confined
+    (types it has no rights on at all are simply left out)."""
+    principal = context.current()
+    if principal is None:
+        return list(types)
+    found = [t for t in types if principal.grants.allows(t, "s")]
+    require_open(found, "A system-level search or history")
+    return found
 
 
 def require_open(types: Iterable[str], what: str) -> None:

@@ -15,6 +15,9 @@ from app.terminology.service import TerminologyService
 from app.validation.validator import Validator
 
 FHIR_PREFIX = "/fhir"
+INTERACTION = "mitral.interaction"
+"""ASGI scope key a handler sets when its route serves more than one interaction (batch or
+transaction), for the audit trail."""
 
 
 def system_clock() -> int:

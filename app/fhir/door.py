@@ -10,27 +10,32 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from app.auth import context as principal_context
-from app.auth.access import AccessEvent, Principal
+from app.auth.access import UNRESTRICTED, AccessEvent, Principal
 from app.auth.guard import ANONYMOUS, Guard, check_route
-from app.fhir.context import base_url, system_clock
+from app.fhir.context import INTERACTION, base_url, system_clock
 from app.fhir.router import Handler, Route
 
 
 class Door:
-    __slots__ = ("_params", "_route", "_scope", "principal")
+    __slots__ = ("_base", "_params", "_route", "_scope", "principal")
 
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
         self._route: Route | None = None
         self._params: Mapping[str, str] = {}
+        self._base: str | None = None
         self.principal: Principal = ANONYMOUS
 
     async def admit(self, request: Request, route: Route, params: Mapping[str, str]) -> None:
         self._route, self._params = route, params
-        guard: Guard = request.app.state.guard
+        if "app" not in self._scope:  # the bare dispatcher, outside the service (its tests)
+            self.principal = UNRESTRICTED
+            return
+        self._base = base_url(request)
+        guard: Guard = request.app.state.guard  # the service always has one (fails closed)
         if route.code == "capabilities" and guard.enabled:
             return  # public: the CapabilityStatement tells clients how to get a token
-        self.principal = await guard.authenticate(request, base_url(request))
+        self.principal = await guard.authenticate(request, self._base)
         check_route(self.principal, route.code, route.operation, params, request.headers)
 
     async def run(self, handler: Handler, request: Request) -> Response:
@@ -41,7 +46,8 @@ class Door:
             principal_context.unbind(token)
 
     def record(self, status: int) -> None:
-        audit = getattr(self._scope["app"].state, "audit", None)
+        app = self._scope.get("app")
+        audit = getattr(app.state, "audit", None) if app is not None else None
         route = self._route
         if audit is None or (route is not None and route.code == "capabilities"):
             return
@@ -58,7 +64,7 @@ class Door:
                 principal=self.principal,
                 method=self._scope["method"],
                 path=self._scope["path"],
-                interaction=route.code if route else "unknown",
+                interaction=self._scope.get(INTERACTION) or (route.code if route else "unknown"),
                 status=status,
                 recorded=system_clock(),
                 res_type=params.get("target") or res_type,
@@ -66,5 +72,6 @@ class Door:
                 query=self._scope.get("query_string", b"").decode("latin-1"),
                 patients=tuple(patients),
                 address=client[0] if client else None,
+                base=self._base,
             )
         )

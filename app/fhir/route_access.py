@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from app.auth.access import AccessEvent, Principal
 from app.auth.guard import ANONYMOUS, Guard
@@ -47,6 +48,17 @@ def _record(request: Request, principal: Principal, interaction: str, status: in
     )
 
 
+_PENDING = "mitral.audit_pending"
+
+
+def record_admitted(scope: Scope, status: int) -> None:
+    """Record an admitted ingest or metrics request with the status it was answered with."""
+    pending = scope.pop(_PENDING, None)
+    if pending is not None:
+        request, principal, interaction = pending
+        _record(request, principal, interaction, status)
+
+
 def protect(
     interaction: str, res_type: str | None = None, letter: str | None = None
 ) -> Callable[[Request], Awaitable[Principal]]:
@@ -68,7 +80,8 @@ def protect(
         except FhirError as exc:
             _record(request, principal, interaction, exc.status)
             raise
-        _record(request, principal, interaction, 200)
+        # Recorded once the response status is known (``record_admitted``).
+        request.scope[_PENDING] = (request, principal, interaction)
         return principal
 
     return dependency

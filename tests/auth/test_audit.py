@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from app.auth import audit
 from app.auth.access import AccessEvent, Principal
 from app.auth.audit import AuditTrail
 from app.main import create_app
-from tests.auth.audit_events import access, clinician, system_client
+from tests.auth.audit_events import BASE, access, clinician, system_client
 from tests.conftest import Backend
 
 JAN_2020 = int(datetime(2020, 1, 1, 12, tzinfo=UTC).timestamp() * 1_000_000)
@@ -211,3 +212,56 @@ async def test_a_backlog_is_kept_and_warned_about_once(
     assert caplog.text.count("events waiting to be written") == 1
     assert await trail.flush() == 8  # in four transactions of two
     assert await count_stored(audited, user) == 8
+
+
+async def test_a_request_through_the_dispatcher_is_recorded(
+    audited: FastAPI, http: httpx.AsyncClient
+) -> None:
+    missing = f"nobody-{uuid.uuid4().hex[:8]}"
+    assert (await http.get(f"Patient/{missing}")).status_code == 404
+    await trail_of(audited).flush()
+    response = await http.get("AuditEvent", params={"entity": f"Patient/{missing}"})
+    (event,) = [e["resource"] for e in response.json()["entry"]]
+    assert (event["subtype"][0]["code"], event["action"], event["outcome"]) == ("read", "R", "4")
+    assert event["outcomeDesc"] == "HTTP 404 Not Found"
+
+
+async def test_the_base_url_names_the_site_and_shortens_fhir_user(
+    audited: FastAPI, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trail = trail_of(audited)
+    await trail.flush()
+    monkeypatch.setattr(trail, "base", BASE)
+    user = clinician("aud-p5")
+    trail.record(access(user, res_id="aud-p5", patients=("aud-p5",)))
+    await trail.flush()
+    (event,) = await found(http, user)
+    assert event["source"]["site"] == BASE
+    assert event["agent"][0]["who"] == {"reference": "Practitioner/dr-1"}
+
+
+async def test_the_background_task_retries_a_failed_write(
+    audited: FastAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail = trail_of(audited)
+    await trail.flush()
+    real_write = trail._write
+    attempts: list[int] = []
+
+    async def flaky(batch: list[AccessEvent]) -> None:
+        attempts.append(len(batch))
+        if len(attempts) <= 2:
+            raise ConnectionError("database went away")
+        await real_write(batch)
+
+    monkeypatch.setattr(trail, "_write", flaky)
+    user = system_client()
+    with caplog.at_level(logging.ERROR, logger="app.auth.audit"):
+        trail.record(access(user, patients=()))
+        for _ in range(200):  # two failures, then backoff: up to 10 s
+            if await count_stored(audited, user):
+                break
+            await asyncio.sleep(0.05)
+    assert await count_stored(audited, user) == 1
+    assert len(attempts) >= 3
+    assert caplog.text.count("will retry") == 2

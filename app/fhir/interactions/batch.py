@@ -19,7 +19,7 @@ from app.config import API_SOURCE
 from app.errors import FhirError, InvalidRequest, PayloadTooLarge, StructureError
 from app.fhir.bundle_entries import ORDER, Entry, parse_entry
 from app.fhir.bundles import bundle, status_line
-from app.fhir.context import FhirContext, base_url, context
+from app.fhir.context import INTERACTION, FhirContext, base_url, context
 from app.fhir.entry_actions import EntryResult, execute, in_entry, resolve_ids
 from app.fhir.headers import parse_prefer
 from app.fhir.negotiation import output_format, require_json_body
@@ -127,6 +127,7 @@ async def batch_or_transaction(request: Request) -> Response:
     base = base_url(request)
     data = parse_json(await read_body(request, ctx.settings.max_body_bytes))
     kind, entries = _entries(data, ctx, base)
+    request.scope[INTERACTION] = kind  # the audit trail tells batch from transaction
     if kind == "transaction":
         results = await _transaction(ctx, entries, base)
     else:

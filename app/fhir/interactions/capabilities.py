@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import __version__
+from app.auth.discovery import security_section
 from app.fhir.context import base_url, context
 from app.fhir.negotiation import output_format
 from app.fhir.responses import fhir_response
@@ -82,7 +83,10 @@ def _resource(res_type: str, codes: list[str], types: frozenset[str]) -> dict[st
 
 
 @lru_cache(maxsize=8)
-def capability_statement(base: str, max_entries: int, types: frozenset[str]) -> bytes:
+def capability_statement(
+    base: str, max_entries: int, types: frozenset[str], security: bytes | None = None
+) -> bytes:
+    """``security``: the JSON of ``rest.security`` when access control is on (None: off)."""
     from app.fhir.router import interaction_codes
 
     codes = interaction_codes("type") + interaction_codes("instance")
@@ -121,10 +125,18 @@ def capability_statement(base: str, max_entries: int, types: frozenset[str]) -> 
             }
         ],
     }
+    rest = statement["rest"][0]  # type: ignore[index]
+    if security is not None:
+        rest["security"] = orjson.loads(security)
+    else:
+        rest["documentation"] += " Access control is OFF on this server (demo): no token needed."
     return orjson.dumps(statement)
 
 
 async def metadata(request: Request) -> Response:
     ctx = context(request)
-    body = capability_statement(base_url(request), ctx.settings.max_bundle_entries, ctx.types)
+    base = base_url(request)
+    settings = ctx.settings
+    security = orjson.dumps(security_section(base, settings)) if settings.access_control else None
+    body = capability_statement(base, settings.max_bundle_entries, ctx.types, security)
     return fhir_response(body, fmt=output_format(request))

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.auth.context import current as context_principal
-from app.auth.policy import require
-from app.auth.visibility import can_see, require_open, visible
+from app.auth.policy import forbidden, require
+from app.auth.visibility import can_see, searchable, visible
 from app.errors import InvalidRequest, ResourceNotFound
 from app.fhir.bundles import bundle, status_line
 from app.fhir.context import base_url, context
@@ -112,5 +112,6 @@ async def history_type(request: Request) -> Response:
 
 
 async def history_system(request: Request) -> Response:
-    require_open(sorted(context(request).types), "System history")
+    if not searchable(sorted(context(request).types)):
+        raise forbidden("Resource", "s")
     return await _history(request, None, None)

@@ -126,9 +126,24 @@ async def test_system_search_and_history_need_open_rights_on_every_type(
     narrow = bearer(mint("user/Observation.rs"))
     assert (await secured.get("?_type=Observation", headers=narrow)).status_code == 200
     assert_outcome(await secured.get("?_type=Patient", headers=narrow), 403, "forbidden")
-    assert_outcome(await secured.get("_history", headers=narrow), 403, "forbidden")
+    everything = await secured.get("?status=final", headers=narrow)
+    assert {i.split("/")[0] for i in ids(everything)} == {"Observation"}
+    history = (await secured.get("_history", headers=narrow)).json()
+    assert {e["resource"]["resourceType"] for e in history["entry"] if "resource" in e} == {
+        "Observation"
+    }
+    tasks_only = await secured.get("_history", headers=bearer(mint("user/Task.rs")))
+    assert "entry" not in tasks_only.json()  # 200: only Task history, and there is none
     wide = bearer(mint("system/*.rs"))
-    assert (await secured.get("_history", headers=wide)).status_code == 200
+    history = (await secured.get("_history", headers=wide)).json()
+    assert len({e["resource"]["resourceType"] for e in history["entry"] if "resource" in e}) > 3
+
+
+async def test_the_audit_trail_needs_its_scope_by_name(secured: httpx.AsyncClient) -> None:
+    wildcard = await secured.get("AuditEvent", headers=bearer(mint("system/*.rs")))
+    assert_outcome(wildcard, 403, "forbidden", expression="AuditEvent")
+    named = await secured.get("AuditEvent", headers=bearer(mint("system/AuditEvent.rs")))
+    assert named.status_code == 200
 
 
 async def test_operations_need_their_scopes(secured: httpx.AsyncClient) -> None:

@@ -58,7 +58,9 @@ async def test_the_audience_may_carry_a_trailing_slash(secured: httpx.AsyncClien
 async def test_the_capability_statement_is_public(secured: httpx.AsyncClient) -> None:
     response = await secured.get("metadata")
     assert response.status_code == 200
-    assert response.json()["resourceType"] == "CapabilityStatement"
+    security = response.json()["rest"][0]["security"]
+    assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
+    assert security["cors"] is True
 
 
 async def test_cors_preflight_and_headers_for_browser_apps(secured: httpx.AsyncClient) -> None:
