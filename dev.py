@@ -20,6 +20,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".install-stamp"
 CHROMIUM = Path("/usr/bin/chromium")
+FHIR_CLIENT_JS = ROOT / "node_modules" / "fhirclient" / "build" / "fhir-client.js"
+FHIR_CLIENT_NPM = "fhirclient@2.6.3"
 
 
 def ensure_environment() -> None:
@@ -68,6 +70,28 @@ def ensure_chromium() -> None:
         print("note: apt-get could not install chromium; the browser tests will be skipped")
 
 
+def ensure_fhirclient_js() -> None:
+    """The SMART launch tests (tests/auth/e2e) serve npm fhirclient's browser bundle.
+
+    Installed once into ./node_modules (git-ignored; no package.json is written); without npm
+    or its registry those tests skip.
+    """
+    npm = shutil.which("npm")
+    if FHIR_CLIENT_JS.exists() or npm is None:
+        return
+    print(f"installing {FHIR_CLIENT_NPM} for the browser SMART tests ...", flush=True)
+    command = [npm, "install", "--prefix", str(ROOT), "--no-save", "--no-audit", "--no-fund"]
+    command += ["--ignore-scripts", "--loglevel=error", FHIR_CLIENT_NPM]
+    try:
+        done = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, timeout=600
+        )
+    except subprocess.TimeoutExpired:
+        done = None
+    if done is None or done.returncode != 0:
+        print(f"note: npm could not install {FHIR_CLIENT_NPM}; those tests will be skipped")
+
+
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in ("serve", "test"):
         print(__doc__)
@@ -79,6 +103,7 @@ def main() -> int:
         args = [str(BIN / "mitral-fhir"), "serve", "--demo", *rest]
     else:
         ensure_chromium()
+        ensure_fhirclient_js()
         args = [str(BIN / "python"), "-m", "pytest", *rest]
     return subprocess.call(args)
 

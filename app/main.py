@@ -220,6 +220,10 @@ def create_app(settings: Settings | None = None) -> MitralApp:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:  # whom to trust: decided before anything is opened
+            app.state.guard = build_guard(settings, app.state)
+        except AuthStartupError as exc:
+            raise StartupError(str(exc)) from None
         local = _local_terminology(settings)  # before the database: bad content stops here
         resources = local.resources()
         registry = _profiles(settings)
@@ -243,10 +247,6 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             terminology_urls=_canonicals(resources),
         )
         app.state.fhir = ctx
-        try:
-            app.state.guard = build_guard(settings, app.state)
-        except AuthStartupError as exc:
-            raise StartupError(str(exc)) from None
         app.state.ingestor = _ingestor(ctx, settings, local)
         app.state.auth_server = None
         try:

@@ -50,7 +50,11 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 START, END = sections.markers("security-bench")
 CONFIGS = (
-    ("off", "access control off", {"MITRAL_FHIR_ACCESS_CONTROL": "false"}),
+    (
+        "off",
+        "access control off",
+        {"MITRAL_FHIR_ACCESS_CONTROL": "false", "MITRAL_FHIR_AUDIT": "false"},
+    ),
     ("on", "on (token + scopes), audit off", {"MITRAL_FHIR_AUDIT": "false"}),
     ("audit", "on, with the audit trail", {"MITRAL_FHIR_AUDIT": "true"}),
 )

@@ -32,6 +32,8 @@ from app.storage.schema import metadata
 # other tests count.
 os.environ.setdefault("MITRAL_FHIR_ACCESS_CONTROL", "false")
 os.environ.setdefault("MITRAL_FHIR_AUDIT", "false")
+pytest_plugins = ["tests.browser"]  # the ``browser`` and ``page`` fixtures (Chromium)
+
 POSTGRES_URL = os.environ.get("MITRAL_FHIR_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -66,7 +66,8 @@ class Guard:
         """The token's Principal; Unauthorized (401) without an acceptable one."""
         if not self.enabled:
             return UNRESTRICTED
-        token = bearer_token(request.headers.get("authorization"))
+        raw = next((v for k, v in request.scope["headers"] if k == b"authorization"), None)
+        token = bearer_token(raw.decode("latin-1") if raw is not None else None)
         if self._verifier is None:
             raise RuntimeError("access control is on but no token verifier is configured")
         return await self._verifier.verify(

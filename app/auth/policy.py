@@ -19,6 +19,7 @@ from typing import Any
 
 from app.auth import context
 from app.auth.access import Principal
+from app.auth.scopes import Grants
 from app.errors import Forbidden
 from app.search.compartments import compartment_params
 from app.search.extract import extract_index
@@ -89,19 +90,40 @@ def decide(principal: Principal, res_type: str, letter: str) -> Decision:
     """The decision for ``letter`` (one of ``cruds``) on ``res_type``; Forbidden if none."""
     if principal.unrestricted:
         return OPEN
-    rules = list(principal.grants.rules_for(res_type, letter))
+    grants = principal.grants
+    key = (grants.key or grants.text, principal.patient, res_type, letter)
+    found = _DECISIONS.get(key)
+    if found is None:
+        if len(_DECISIONS) >= _DECISIONS_LIMIT:
+            _DECISIONS.clear()
+        found = _DECISIONS[key] = _decide(grants, principal.patient, res_type, letter)
+    if isinstance(found, Forbidden):
+        raise Forbidden(found.diagnostics, expression=found.expression)
+    return found
+
+
+_DECISIONS: dict[tuple[str, str | None, str, str], Decision | Forbidden] = {}
+"""Decisions (and refusals) per (scopes, patient, type, letter): a request asks the same
+question two or three times (the route, then what it reads), a client's next request again."""
+_DECISIONS_LIMIT = 16_384
+
+
+def _decide(
+    grants: Grants, patient: str | None, res_type: str, letter: str
+) -> Decision | Forbidden:
+    rules = list(grants.rules_for(res_type, letter))
     if not rules:
-        raise forbidden(res_type, letter)
+        return forbidden(res_type, letter)
     broad = [r for r in rules if r.level != "patient"]
     if broad:
         return Decision(None, _filters(broad))
-    if principal.patient is None:
-        raise Forbidden(
+    if patient is None:
+        return Forbidden(
             f"patient/ scopes need a patient in context (the token has none) to "
             f"{LETTER_NAMES[letter]} {res_type}",
             expression=(res_type,),
         )
-    return Decision(principal.patient, _filters(rules))
+    return Decision(patient, _filters(rules))
 
 
 def require(res_type: str, letter: str) -> Decision:

@@ -11,7 +11,7 @@ is reported as unrecognised. Scopes may be sent as URIs with the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qsl
 
@@ -91,6 +91,9 @@ class Grants:
     other: frozenset[str]
     """Non-resource scopes: ``launch``, ``launch/patient``, ``openid``, ``fhirUser``,
     ``offline_access``, ``online_access`` (and anything unrecognised, kept for echoing)."""
+    key: str = field(default="", compare=False)
+    """The scope string these grants were parsed from: a cheap key for caching decisions
+    (empty for grants built otherwise; ``text`` stands in)."""
 
     @classmethod
     def parse(cls, scope: str) -> Grants:
@@ -144,7 +147,7 @@ def _parse(scope: str) -> Grants:
             continue  # a malformed resource scope grants nothing (never guessed at)
         else:
             other.add(token.removeprefix(URI_PREFIX))
-    return Grants(tuple(rules), frozenset(other))
+    return Grants(tuple(rules), frozenset(other), key=scope)
 
 
 def unrecognised(scope: str) -> list[str]:

@@ -131,7 +131,7 @@ def _to_compartment(search: SearchRequest, patient: str) -> bool:
         search.clauses.extend(extra.clauses)
         return True
     params = compartment_params("Patient", search.res_type)
-    search.compartment = Compartment("Patient", patient, params)
+    search.compartment = Compartment("Patient", patient, params, implicit=True)
     return True
 
 

@@ -53,8 +53,24 @@ def context(request: Request) -> FhirContext:
 
 
 def base_url(request: Request) -> str:
-    """The FHIR base URL clients should see, e.g. http://127.0.0.1:8080/fhir."""
+    """The FHIR base URL clients should see, e.g. http://127.0.0.1:8080/fhir.
+
+    Derived from the request (scheme, Host, root path) when not configured, and remembered per
+    such combination: Starlette builds ``request.base_url`` afresh each time (~35 µs), and
+    every request through security needs it."""
     configured = context(request).settings.base_url
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/") + FHIR_PREFIX
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    key = (scope.get("scheme"), host, scope.get("root_path"), scope.get("server"))
+    found = _BASES.get(key)
+    if found is None:
+        if len(_BASES) >= _BASES_LIMIT:
+            _BASES.clear()
+        found = _BASES[key] = str(request.base_url).rstrip("/") + FHIR_PREFIX
+    return found
+
+
+_BASES: dict[tuple[object, ...], str] = {}
+_BASES_LIMIT = 256

@@ -31,9 +31,12 @@ class Door:
         if "app" not in self._scope:  # the bare dispatcher, outside the service (its tests)
             self.principal = UNRESTRICTED
             return
-        self._base = base_url(request)
         guard: Guard = request.app.state.guard  # the service always has one (fails closed)
-        if route.code == "capabilities" and guard.enabled:
+        if not guard.enabled:
+            self.principal = UNRESTRICTED
+            return
+        self._base = base_url(request)
+        if route.code == "capabilities":
             return  # public: the CapabilityStatement tells clients how to get a token
         self.principal = await guard.authenticate(request, self._base)
         check_route(self.principal, route.code, route.operation, params, request.headers)
@@ -49,8 +52,14 @@ class Door:
         app = self._scope.get("app")
         audit = getattr(app.state, "audit", None) if app is not None else None
         route = self._route
-        if audit is None or (route is not None and route.code == "capabilities"):
+        if (
+            audit is None
+            or not audit.enabled
+            or (route is not None and route.code == "capabilities")
+        ):
             return
+        if self._base is None:
+            self._base = base_url(Request(self._scope))
         params = self._params
         res_type, res_id = params.get("type"), params.get("id")
         patients = []

@@ -25,6 +25,9 @@ class Compartment:
     code: str
     res_id: str
     params: tuple[str, ...]
+    implicit: bool = False
+    """Added by access control (a patient-context token), not asked for in the URL: links
+    keep the form the client used."""
 
 
 @cache

@@ -7,26 +7,12 @@ can be stopped together.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL, _drop_schema
-
-EXECUTABLE = Path(sys.executable).parent / "mitral-fhir"
-SERVER_BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-START_TIMEOUT = 45.0
-STOP_TIMEOUT = 15.0
+from tests.server.process import SERVER_BACKENDS, serving
 
 
 @dataclass(frozen=True)
@@ -36,81 +22,12 @@ class Server:
     """The FHIR base URL, e.g. http://127.0.0.1:40123/fhir."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the server did not become healthy in {START_TIMEOUT} s:\n{log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's own process group (it and its workers), SIGKILL if it lingers."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=STOP_TIMEOUT)
-
-
 @pytest.fixture(scope="session", params=SERVER_BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp(f"server-{request.param}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MITRAL_FHIR_")}
-    env["MITRAL_FHIR_LOG_LEVEL"] = "warning"
-    env["MITRAL_FHIR_ACCESS_CONTROL"] = "false"  # secured servers: tests/auth
-    env["MITRAL_FHIR_AUDIT"] = "false"
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir / 'server.sqlite3'}"
-    else:
-        assert POSTGRES_URL
-        url = POSTGRES_URL
-        schema = f"server_{uuid.uuid4().hex[:12]}"
-        env["MITRAL_FHIR_DATABASE_SCHEMA"] = schema
-    port = _free_port()
-    log = workdir / "server.log"
-    command = [
-        str(EXECUTABLE),
-        "serve",
-        "--port",
-        str(port),
-        "--database-url",
-        url,
-        "--workers",
-        "2",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            env=env,
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_healthy(process, port, log)
-        yield Server(request.param, f"http://127.0.0.1:{port}/fhir")
-    finally:
-        _stop(process)
-        if schema:
-            assert POSTGRES_URL
-            _drop_schema(POSTGRES_URL, schema)
+    # Secured servers are tested in tests/auth; the audit trail would only add rows here.
+    settings = {"MITRAL_FHIR_ACCESS_CONTROL": "false", "MITRAL_FHIR_AUDIT": "false"}
+    with serving(request.param, workdir, settings) as base:
+        yield Server(request.param, base)

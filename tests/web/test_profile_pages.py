@@ -4,7 +4,6 @@ Chromium (Playwright) against a real server, plus the pure renderer's escaping."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +15,7 @@ from app.web.profile_markdown import profile_markdown
 from app.web.profile_pages import ProfilePages, profile_page
 from tests.server.conftest import Server, server  # noqa: F401  (the real-uvicorn fixture)
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (python3 dev.py test installs it)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Any) -> AsyncIterator[Any]:
-    context = await browser.new_context()
-    try:
-        yield await context.new_page()
-    finally:
-        await context.close()
 
 
 def site(running: Server) -> str:

@@ -28,7 +28,7 @@ from app.storage.database import Connection
 def _path(request: SearchRequest) -> str | None:
     """Where the search was made, below the base (a compartment search keeps its form)."""
     compartment = request.compartment
-    if compartment:
+    if compartment and not compartment.implicit:
         return f"{compartment.code}/{compartment.res_id}/{request.res_type}"
     return request.res_type
 

@@ -80,6 +80,15 @@ async def test_searches_are_confined_to_the_compartment(
     assert ids(await secured.get(url, headers=A)) == expected
 
 
+async def test_links_keep_the_form_the_client_used(secured: httpx.AsyncClient) -> None:
+    body = (await secured.get("Observation?_count=1&status=final", headers=A)).json()
+    links = {link["relation"]: link["url"] for link in body["link"]}
+    assert links["self"].startswith("http://testserver/fhir/Observation?")
+    assert links["next"].startswith("http://testserver/fhir/Observation?")
+    following = await secured.get(links["next"], headers=A)
+    assert ids(following)[0].startswith("Observation/obs-a-")
+
+
 async def test_totals_count_only_the_compartment(secured: httpx.AsyncClient) -> None:
     body = (await secured.get("Observation?_summary=count", headers=A)).json()
     assert body["total"] == 3
