@@ -19,6 +19,7 @@ from app.auth.tokens import TokenVerifier, bearer_token
 from app.auth.write_access import check_conditional
 from app.config import Settings
 from app.errors import Forbidden, ResourceNotFound
+from app.fhir.context import base_url
 
 log = logging.getLogger("mitral_fhir")
 
@@ -52,27 +53,40 @@ TERMINOLOGY_OPERATIONS = {
 }
 
 
+_EXPECTED_LIMIT = 256
+
+
 class Guard:
     def __init__(self, settings: Settings, verifier: TokenVerifier | None) -> None:
         self.enabled = settings.access_control
         self._verifier = verifier
         self._issuer = settings.auth_issuer.rstrip("/") if settings.auth_issuer else None
         self._audience = settings.auth_audience
+        self._expected: dict[bytes | None, tuple[str, str]] = {}
 
     def issuer(self, base: str) -> str:
         return self._issuer or base.removesuffix("/fhir") + "/auth"
 
-    async def authenticate(self, request: Request, base: str) -> Principal:
+    async def authenticate(self, request: Request) -> Principal:
         """The token's Principal; Unauthorized (401) without an acceptable one."""
         if not self.enabled:
             return UNRESTRICTED
-        raw = next((v for k, v in request.scope["headers"] if k == b"authorization"), None)
+        raw, host = None, None
+        for name, value in request.scope["headers"]:
+            if name == b"authorization":
+                raw = value
+            elif name == b"host":
+                host = value
         token = bearer_token(raw.decode("latin-1") if raw is not None else None)
         if self._verifier is None:
             raise RuntimeError("access control is on but no token verifier is configured")
-        return await self._verifier.verify(
-            token, issuer=self.issuer(base), audience=self._audience or base
-        )
+        expected = self._expected.get(host)
+        if expected is None:  # the issuer and audience for this Host, worked out once
+            base = base_url(request)
+            expected = (self.issuer(base), self._audience or base)
+            if len(self._expected) < _EXPECTED_LIMIT:
+                self._expected[host] = expected
+        return await self._verifier.verify(token, issuer=expected[0], audience=expected[1])
 
 
 def check_route(
@@ -80,7 +94,7 @@ def check_route(
     code: str,
     operation: str,
     params: Mapping[str, str],
-    headers: Mapping[str, str],
+    conditional_create: bool = False,
 ) -> None:
     """Forbidden unless the token's scopes cover this interaction on this type."""
     if principal.unrestricted or code in PUBLIC:
@@ -92,7 +106,7 @@ def check_route(
         policy.decide(principal, params["target"], "s")
     elif code in ROUTE_LETTERS and res_type is not None:
         policy.decide(principal, res_type, ROUTE_LETTERS[code])
-        if code.startswith("conditional-") or (code == "create" and "if-none-exist" in headers):
+        if code.startswith("conditional-") or conditional_create:
             check_conditional(res_type)
     # search-system, history-system, transaction and batch are checked per type or entry.
 

@@ -35,11 +35,14 @@ class Door:
         if not guard.enabled:
             self.principal = UNRESTRICTED
             return
-        self._base = base_url(request)
-        if route.code == "capabilities":
+        code = route.code
+        if code == "capabilities":
             return  # public: the CapabilityStatement tells clients how to get a token
-        self.principal = await guard.authenticate(request, self._base)
-        check_route(self.principal, route.code, route.operation, params, request.headers)
+        self.principal = await guard.authenticate(request)
+        conditional = code == "create" and any(
+            name == b"if-none-exist" for name, _ in self._scope["headers"]
+        )
+        check_route(self.principal, code, route.operation, params, conditional)
 
     async def run(self, handler: Handler, request: Request) -> Response:
         token = principal_context.bind(self.principal)

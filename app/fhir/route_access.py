@@ -18,7 +18,7 @@ from starlette.types import Scope
 from app.auth.access import AccessEvent, Principal
 from app.auth.guard import ANONYMOUS, Guard
 from app.errors import FhirError, Forbidden
-from app.fhir.context import base_url, system_clock
+from app.fhir.context import system_clock
 
 
 def _covered(principal: Principal, res_type: str | None, letter: str) -> bool:
@@ -70,7 +70,7 @@ def protect(
         principal = ANONYMOUS
         needed = letter or ("r" if request.method in ("GET", "HEAD") else "c")
         try:
-            principal = await guard.authenticate(request, base_url(request))
+            principal = await guard.authenticate(request)
             if not _covered(principal, res_type, needed):
                 target = res_type or "every resource type (*)"
                 raise Forbidden(

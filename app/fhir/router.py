@@ -7,7 +7,7 @@ table, so what we claim and what we serve cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,10 +38,11 @@ class Route:
     handler: Handler
     operation: str = ""
     """The operation's name (without ``$``) for operation routes."""
+    code: str = field(init=False)
+    """The first interaction code, or ``operation``: how security and the audit name it."""
 
-    @property
-    def code(self) -> str:
-        return self.codes[0] if self.codes else "operation"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", self.codes[0] if self.codes else "operation")
 
 
 @dataclass(frozen=True, slots=True)
