@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from app.auth.visibility import can_see
 from app.errors import InvalidRequest, ResourceNotFound
 from app.fhir.context import FhirContext
 from app.search import sql
@@ -20,6 +21,8 @@ from app.search.request import parse_search
 
 async def by_id(ctx: FhirContext, res_type: str, res_id: str) -> dict[str, Any]:
     found = await ctx.store.read(res_type, res_id)
+    if found is not None and not await can_see(ctx.db, res_type, res_id, found.content):
+        found = None  # outside the token's scope: exactly as if it did not exist
     if found is None or found.deleted or found.content is None:
         state = "was deleted" if found is not None else "is not known"
         raise ResourceNotFound(f"{res_type}/{res_id} {state}")

@@ -32,6 +32,7 @@ async def _not_found_like_unknown(client: httpx.AsyncClient, url: str) -> None:
         "Observation/obs-b-gone",
         "ServiceRequest/sr-b",
         "Patient/pb/$pathway",
+        "Observation/obs-b-lab/$validate",
     ],
 )
 async def test_reads_of_another_patient_look_like_unknown_ids(
