@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.auth.discovery import SMART_CONFIGURATION_PATH, embedded_issuer
+from app.auth.discovery import SMART_CONFIGURATION_PATH
 from app.auth.server.registry import Client, Registry, User, hash_secret, new_secret
 from app.config import Settings, get_settings
-from app.fhir.context import FHIR_PREFIX
+from app.fhir.context import FHIR_PREFIX, embedded_issuer
 
 clients_cli = typer.Typer(help="Apps registered with the embedded authorization server")
 users_cli = typer.Typer(help="Users of the embedded authorization server's sign-in page")

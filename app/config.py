@@ -223,6 +223,11 @@ class Settings(BaseSettings):
         return found
 
     @property
+    def embedded_auth_server(self) -> bool:
+        """The embedded authorization server runs (and issues the tokens we trust)."""
+        return self.auth_server and not self.auth_issuer
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -168,7 +168,7 @@ def _ingestor(ctx: FhirContext, settings: Settings, local: LocalTerminology) -> 
 
 async def _auth_server(ctx: FhirContext) -> Any:
     """The embedded authorization server, unless an external issuer is trusted instead."""
-    if not ctx.settings.auth_server or ctx.settings.auth_issuer:
+    if not ctx.settings.embedded_auth_server:
         return None
     from app.auth.server import build_auth_server
     from app.auth.server.registry import RegistryError
@@ -312,7 +312,8 @@ def create_app(settings: Settings | None = None) -> MitralApp:
     app.include_router(
         metrics_router, dependencies=[Depends(protect("metrics", "MeasureReport", "r"))]
     )
-    app.include_router(auth_server_router)
+    if settings.embedded_auth_server:  # else /auth is not served
+        app.include_router(auth_server_router)
     app.include_router(smart_discovery_router)
     app.add_exception_handler(FhirError, _fhir_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -44,8 +44,8 @@ class AuditTrail:
         self.enabled = settings.audit
         self.base: str | None = settings.base_url.rstrip("/") if settings.base_url else None
         """The FHIR base URL events are about (``source.site``; fhirUser references under it
-        are stored relative). Without ``settings.base_url``, whoever records may set it from a
-        request (``app.fhir.context.base_url``); else ``http://<host>:<port>/fhir``."""
+        are stored relative): the configured one, else the request's (``AccessEvent.base``),
+        else ``http://<host>:<port>/fhir``."""
         self._fallback_base = f"http://{settings.host}:{settings.port}/fhir"
         self._queue: deque[AccessEvent] = deque()
         self._wake = asyncio.Event()
@@ -104,10 +104,7 @@ class AuditTrail:
         default = self.base or self._fallback_base
         built = []
         for event in batch:
-            # An AccessEvent that carries its request's base URL (a field the dispatcher may
-            # add) wins over the configured one.
-            base = getattr(event, "base", None) or default
-            body = build_audit_event(event, base=base, observer=OBSERVER)
+            body = build_audit_event(event, base=event.base or default, observer=OBSERVER)
             built.append((new_id(), body, extract_index(body)))
         ctx = self._ctx
         async with ctx.store.write() as tx:

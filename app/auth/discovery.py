@@ -18,9 +18,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.auth.server.core import AUTH_PREFIX
 from app.config import Settings
-from app.fhir.context import FHIR_PREFIX, base_url
+from app.fhir.context import FHIR_PREFIX, base_url, embedded_issuer
 
 SMART_CONFIGURATION_PATH = f"{FHIR_PREFIX}/.well-known/smart-configuration"
 CAPABILITIES = [
@@ -80,10 +79,6 @@ SECURITY_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-servi
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 router = APIRouter(include_in_schema=False)
-
-
-def embedded_issuer(fhir_base: str) -> str:
-    return fhir_base.removesuffix(FHIR_PREFIX) + AUTH_PREFIX
 
 
 def embedded_configuration(fhir_base: str) -> dict[str, Any]:

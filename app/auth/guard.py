@@ -19,7 +19,7 @@ from app.auth.tokens import TokenVerifier, bearer_token
 from app.auth.write_access import check_conditional
 from app.config import Settings
 from app.errors import Forbidden, ResourceNotFound
-from app.fhir.context import base_url
+from app.fhir.context import base_url, embedded_issuer
 
 log = logging.getLogger("mitral_fhir")
 
@@ -65,7 +65,7 @@ class Guard:
         self._expected: dict[bytes | None, tuple[str, str]] = {}
 
     def issuer(self, base: str) -> str:
-        return self._issuer or base.removesuffix("/fhir") + "/auth"
+        return self._issuer or embedded_issuer(base)
 
     async def authenticate(self, request: Request) -> Principal:
         """The token's Principal; Unauthorized (401) without an acceptable one."""

@@ -22,7 +22,7 @@ from app.auth.access import Principal
 from app.auth.scopes import Grants
 from app.errors import Forbidden
 from app.search.compartments import compartment_params
-from app.search.extract import extract_index
+from app.search.parameters import parameters_for
 
 LETTER_NAMES = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
 
@@ -158,6 +158,9 @@ def in_compartment(res_type: str, resource: dict[str, Any], patient: str) -> boo
         return False
     if found == "self" and resource.get("id") == patient:
         return True
-    params = set(compartment_params("Patient", res_type))
-    rows = extract_index(resource).rows.get("search_reference", ())
-    return any(r[0] in params and r[2] == "Patient" and r[3] == patient for r in rows)
+    supported = parameters_for(res_type)
+    for code in compartment_params("Patient", res_type):  # only these parameters' paths
+        rows = supported[code].extract(resource).get("search_reference", ())
+        if any(r[2] == "Patient" and r[3] == patient for r in rows):
+            return True
+    return False

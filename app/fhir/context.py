@@ -15,6 +15,8 @@ from app.terminology.service import TerminologyService
 from app.validation.validator import Validator
 
 FHIR_PREFIX = "/fhir"
+AUTH_PREFIX = "/auth"
+"""Where the embedded authorization server is served, next to the FHIR base."""
 INTERACTION = "mitral.interaction"
 """ASGI scope key a handler sets when its route serves more than one interaction (batch or
 transaction), for the audit trail."""
@@ -74,3 +76,8 @@ def base_url(request: Request) -> str:
 
 _BASES: dict[tuple[object, ...], str] = {}
 _BASES_LIMIT = 256
+
+
+def embedded_issuer(fhir_base: str) -> str:
+    """The embedded authorization server's issuer for this FHIR base: ``<origin>/auth``."""
+    return fhir_base.removesuffix(FHIR_PREFIX) + AUTH_PREFIX

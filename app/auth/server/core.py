@@ -29,11 +29,10 @@ from app.auth.server.revocation import RevocationList
 from app.auth.server.store import AuthStore
 from app.auth.server.tokens import Site, TokenIssuer
 from app.config import Settings
-from app.fhir.context import FHIR_PREFIX, base_url
+from app.fhir.context import base_url, embedded_issuer
 from app.storage.database import Database
 
 T = TypeVar("T")
-AUTH_PREFIX = "/auth"
 CODE_SECONDS = 60
 LAUNCH_SECONDS = 300
 _BRIDGE_TIMEOUT = 60.0
@@ -43,7 +42,7 @@ def site_of(request: Request) -> Site:
     """The FHIR base and the issuer ``<origin>/auth`` for this request."""
     fhir_base = base_url(request)
     audience = request.app.state.fhir.settings.auth_audience or fhir_base
-    return Site(fhir_base, fhir_base.removesuffix(FHIR_PREFIX) + AUTH_PREFIX, audience.rstrip("/"))
+    return Site(fhir_base, embedded_issuer(fhir_base), audience.rstrip("/"))
 
 
 class SmartServer(AuthorizationServer):  # type: ignore[misc]

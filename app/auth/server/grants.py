@@ -42,7 +42,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         return authorization_code
 
     def save_authorization_code(self, code: str, request: Any) -> None:
-        raise NotImplementedError("codes are issued by the login pages (app.auth.server.flow)")
+        """Never called: authlib calls it from its own authorization endpoint, which we do not
+        use; codes are issued by the login pages (``app.auth.server.flow.issue_code``)."""
+        raise NotImplementedError("codes are issued by app.auth.server.flow.issue_code")
 
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         record: GrantRecord = self.request.authorization_code

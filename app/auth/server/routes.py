@@ -12,25 +12,19 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from app.auth.discovery import embedded_configuration
 from app.auth.server import flow
-from app.auth.server.core import AUTH_PREFIX, LAUNCH_SECONDS, SmartServer, site_of
+from app.auth.server.core import LAUNCH_SECONDS, SmartServer, site_of
 from app.auth.server.pages import error_page, picker_page
 from app.auth.server.patients import find_patients, patient_exists
 from app.auth.server.store import Launch
-from app.fhir.context import FhirContext
+from app.fhir.context import AUTH_PREFIX, FhirContext
 
 router = APIRouter(prefix=AUTH_PREFIX, include_in_schema=False)
 
 
-def _server(request: Request) -> SmartServer | None:
-    server: SmartServer | None = getattr(request.app.state, "auth_server", None)
+def _server(request: Request) -> SmartServer:
+    """The running server: this router is mounted only when it is on (app.main)."""
+    server: SmartServer = request.app.state.auth_server
     return server
-
-
-def _off() -> Response:
-    return JSONResponse(
-        {"error": "not_found", "error_description": "The embedded authorization server is off"},
-        status_code=404,
-    )
 
 
 def _html(page: str, status: int = 200) -> HTMLResponse:
@@ -47,8 +41,6 @@ async def _items(request: Request) -> list[tuple[str, str]]:
 @router.api_route("/authorize", methods=["GET", "POST"])
 async def authorize(request: Request) -> Response:
     server = _server(request)
-    if server is None:
-        return _off()
     items = await _items(request)
     try:
         pending = await flow.validate(server, request, items)
@@ -60,8 +52,6 @@ async def authorize(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     server = _server(request)
-    if server is None:
-        return _off()
     form = dict(await _items(request))
     pending = flow.unseal(server, request, form.get("pending", ""))
     if pending is None:
@@ -91,8 +81,6 @@ async def _picker(
 async def patient(request: Request) -> Response:
     """The picker's search (``name``) and choice (``patient``), both posted."""
     server = _server(request)
-    if server is None:
-        return _off()
     form = dict(await _items(request))
     pending = flow.unseal(server, request, form.get("pending", ""))
     if pending is None or pending.username is None:
@@ -108,8 +96,6 @@ async def patient(request: Request) -> Response:
 @router.post("/token")
 async def token(request: Request) -> Response:
     server = _server(request)
-    if server is None:
-        return _off()
     response = await server.token_response(request)
     _cors(server, request, response)
     return response
@@ -118,16 +104,12 @@ async def token(request: Request) -> Response:
 @router.post("/introspect")
 async def introspect(request: Request) -> Response:
     server = _server(request)
-    if server is None:
-        return _off()
     return await server.endpoint_response("introspection", request)
 
 
 @router.post("/revoke")
 async def revoke(request: Request) -> Response:
     server = _server(request)
-    if server is None:
-        return _off()
     response = await server.endpoint_response("revocation", request)
     _cors(server, request, response)
     return response
@@ -137,8 +119,6 @@ async def revoke(request: Request) -> Response:
 async def ehr_launch(request: Request) -> Response:
     """The demo's stand-in for an EHR: launch a registered app for a patient (and encounter)."""
     server = _server(request)
-    if server is None:
-        return _off()
     query = request.query_params
     client = server.query_client(query.get("client_id", ""))
     if client is None or not client.launch_url:
@@ -158,16 +138,11 @@ async def ehr_launch(request: Request) -> Response:
 @router.get("/.well-known/jwks.json")
 async def jwks(request: Request) -> Response:
     server = _server(request)
-    if server is None:
-        return _off()
     return JSONResponse(server.public_jwks(), headers={"Access-Control-Allow-Origin": "*"})
 
 
 @router.get("/.well-known/openid-configuration")
 async def openid_configuration(request: Request) -> Response:
-    server = _server(request)
-    if server is None:
-        return _off()
     doc = embedded_configuration(site_of(request).fhir_base)
     del doc["capabilities"]
     doc.update(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -112,15 +113,22 @@ def records() -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="session")
-async def secured_app(backend: Backend) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def trusting_the_test_issuer(backend: Backend, *, audit: bool) -> AsyncIterator[FastAPI]:
+    """A started app with access control on that accepts tokens signed with ``KEY``."""
     settings = backend.settings(
-        access_control=True, auth_issuer=ISSUER, auth_server=False, audit=False
+        access_control=True, auth_issuer=ISSUER, auth_server=False, audit=audit
     )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         keys = KeySet([RSAKey.import_key(KEY.as_dict(private=False))])
         application.state.guard = Guard(settings, TokenVerifier(keys=lambda: keys))
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def secured_app(backend: Backend) -> AsyncIterator[FastAPI]:
+    async with trusting_the_test_issuer(backend, audit=False) as application:
         yield application
 
 

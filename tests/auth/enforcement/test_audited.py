@@ -9,12 +9,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from joserfc.jwk import KeySet, RSAKey
 
-from app.auth.guard import Guard
-from app.auth.tokens import TokenVerifier
-from app.main import create_app
-from tests.auth.enforcement.conftest import BASE, ISSUER, KEY, SYSTEM, bearer, mint, records
+from tests.auth.enforcement.conftest import (
+    BASE,
+    SYSTEM,
+    bearer,
+    mint,
+    records,
+    trusting_the_test_issuer,
+)
 from tests.conftest import Backend, empty_tables
 from tests.factories import bundle_of, request_entry
 
@@ -23,13 +26,7 @@ AUDITOR = bearer(mint("system/AuditEvent.rs"))
 
 @pytest.fixture(scope="session")
 async def audited_app(backend: Backend) -> AsyncIterator[FastAPI]:
-    settings = backend.settings(
-        access_control=True, auth_issuer=ISSUER, auth_server=False, audit=True
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        keys = KeySet([RSAKey.import_key(KEY.as_dict(private=False))])
-        application.state.guard = Guard(settings, TokenVerifier(keys=lambda: keys))
+    async with trusting_the_test_issuer(backend, audit=True) as application:
         yield application
 
 
