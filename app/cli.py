@@ -111,7 +111,11 @@ def reindex(
         raise typer.BadParameter(str(exc)) from exc
 
     async def run() -> int:
-        db = create_database(settings.database_url, schema=settings.database_schema)
+        db = create_database(
+            settings.database_url,
+            schema=settings.database_schema,
+            sqlite_cache_mib=settings.sqlite_cache_mib,
+        )
         await db.open()
         try:
             total = await ResourceStore(db).count_current(res_type=res_type)

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         default=None, description="PostgreSQL schema to use (default: the server's search_path)"
     )
     database_pool_size: int = 10
+    sqlite_cache_mib: int = Field(
+        default=32,
+        ge=1,
+        description="SQLite only: page cache per connection, in MiB (SQLite's own default is 2)",
+    )
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1

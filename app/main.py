@@ -233,6 +233,7 @@ def create_app(settings: Settings | None = None) -> MitralApp:
             schema=settings.database_schema,
             pool_size=settings.database_pool_size,
             query_timeout=settings.query_timeout_seconds,
+            sqlite_cache_mib=settings.sqlite_cache_mib,
         )
         await db.open()
         load_definitions()  # the validator's element table: load now, not on the first write

@@ -193,3 +193,19 @@ async def test_fetch_planned_answers_like_fetch(backend, limited_db):
         for _ in range(7):  # past the five runs after which a cached plan may go generic
             assert [tuple(r) for r in await conn.fetch_planned(sql, 2)] == [(2, 4)]
         assert [tuple(r) for r in await conn.fetch(sql, 1)] == [(1, 2), (2, 4)]
+
+
+async def test_sqlite_connections_use_the_configured_page_cache(tmp_path: Path) -> None:
+    """SQLite's 2 MiB default cache makes a grown database re-read index pages on every
+    insert; the setting reaches the writer and the readers alike."""
+    db = create_database(f"sqlite:///{tmp_path / 'cache.sqlite3'}", sqlite_cache_mib=48)
+    await db.open()
+    try:
+        async with db.write() as conn:
+            row = await conn.fetchrow("PRAGMA cache_size")
+            assert row is not None and row[0] == -48 * 1024
+        async with db.read() as conn:
+            row = await conn.fetchrow("PRAGMA cache_size")
+            assert row is not None and row[0] == -48 * 1024
+    finally:
+        await db.close()
