@@ -359,6 +359,18 @@ NOTES = """\
   parameters are a `400`. Pages are keyset-paged on the version sequence, so they stay stable
   while writes happen.
 
+### Patient/[id]/$everything
+
+- A searchset Bundle: the Patient, then every resource of its compartment type by type (each
+  found like `Patient/[id]/[type]`), ordered by type and id; what those resources reference
+  outside the compartment (Organization, Practitioner, ...) follows as `include` entries.
+- `_type` (types to return), `_since` (changed at or after), `start` and `end` (care dates,
+  applied to types with a `date` search parameter; other types are not filtered by them),
+  `_count` (page size) with `next` and `previous` links (`_offset`); `total` counts the record.
+- AuditEvents are returned only when `_type` names them. More than {max_entries} resources is
+  a `400` (`too-costly`): narrow the call with `_type` or `_since`. Only the instance level is
+  served (`Patient/$everything` is a `400`).
+
 ### Batch and transaction
 
 - At most {max_entries} entries per Bundle; more is a `413`.

@@ -127,6 +127,11 @@ def _check_operation(
         policy.decide(principal, "CarePlan", "r")
         if decision.patient is not None and res_id not in (None, decision.patient):
             raise ResourceNotFound(f"Patient/{res_id} is not known")
+    elif name == "everything":
+        # Each type of the record is then confined like a search, or left out.
+        decision = policy.decide(principal, "Patient", "r")
+        if decision.patient is not None and res_id not in (None, decision.patient):
+            raise ResourceNotFound(f"Patient/{res_id} is not known")
     elif name == "evaluate-measure":
         decision = policy.decide(principal, "Measure", "r")
         if decision.patient is not None:

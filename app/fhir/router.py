@@ -23,7 +23,15 @@ from app.fhir.interactions import (
     search,
     update,
 )
-from app.fhir.operations import code_system, concept_map, measure, pathway, validate, value_set
+from app.fhir.operations import (
+    code_system,
+    concept_map,
+    everything,
+    measure,
+    pathway,
+    validate,
+    value_set,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -81,6 +89,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("ConceptMap", "translate", _R4 + "ConceptMap-translate", concept_map.translate),
     Operation(None, "validate", _R4 + "Resource-validate", validate.validate),
     Operation("Patient", "pathway", pathway.DEFINITION, pathway.pathway),
+    Operation("Patient", "everything", everything.DEFINITION, everything.everything),
     Operation(
         "Measure", "evaluate-measure", _R4 + "Measure-evaluate-measure", measure.evaluate_measure
     ),

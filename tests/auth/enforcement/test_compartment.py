@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.auth.enforcement.conftest import SYSTEM, bearer, ids, mint, observation
+from tests.auth.enforcement.conftest import SYSTEM, VITALS, bearer, ids, mint, observation
 from tests.factories import JSON_PATCH_HEADERS, assert_outcome, bundle_of, request_entry
 
 A = bearer(mint("launch/patient patient/*.rs", patient="pa"))
@@ -32,6 +32,7 @@ async def _not_found_like_unknown(client: httpx.AsyncClient, url: str) -> None:
         "Observation/obs-b-gone",
         "ServiceRequest/sr-b",
         "Patient/pb/$pathway",
+        "Patient/pb/$everything",
         "Observation/obs-b-lab/$validate",
     ],
 )
@@ -119,6 +120,31 @@ async def test_includes_do_not_leak(secured: httpx.AsyncClient) -> None:
         "Observation?_include=Observation:subject", headers=only_obs
     )
     assert ids(no_patient_scope, "include") == []
+
+
+async def test_everything_is_the_own_record_within_the_scopes(
+    secured: httpx.AsyncClient,
+) -> None:
+    own = await secured.get("Patient/pa/$everything", headers=A)
+    assert ids(own) == [
+        "Encounter/enc-a",
+        "Observation/obs-a-lab",
+        "Observation/obs-a-perf",
+        "Observation/obs-a-vital",
+        "Patient/pa",
+        "ServiceRequest/sr-a",
+    ]
+    assert ids(own, "include") == []  # obs-a-perf's performer, Patient/pb, stays out
+    vitals = bearer(
+        mint("patient/Patient.r patient/Observation.rs?category=" + VITALS, patient="pa")
+    )
+    narrowed = await secured.get("Patient/pa/$everything", headers=vitals)
+    assert ids(narrowed) == ["Observation/obs-a-vital", "Patient/pa"]
+    assert narrowed.json()["total"] == 2
+    no_patient = bearer(mint("patient/Observation.rs", patient="pa"))
+    assert_outcome(
+        await secured.get("Patient/pa/$everything", headers=no_patient), 403, "forbidden"
+    )
 
 
 async def test_history_is_confined(secured: httpx.AsyncClient) -> None:
