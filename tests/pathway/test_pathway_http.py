@@ -255,6 +255,9 @@ async def test_fhirpy_reads_the_pathway(backend: Backend, client: httpx.AsyncCli
         posted = await fhir.execute(
             f"Patient/{pat['id']}/$pathway", method="post", data={"resourceType": "Parameters"}
         )
+        record = await fhir.execute(
+            f"Patient/{pat['id']}/$everything", method="get", params={"_type": "CarePlan"}
+        )
     assert result["resourceType"] == "Parameters"
     assert json.loads(json.dumps(posted)) == json.loads(json.dumps(result))
     (ep,) = h.episodes(json.loads(json.dumps(result)))
@@ -264,3 +267,6 @@ async def test_fhirpy_reads_the_pathway(backend: Backend, client: httpx.AsyncCli
         77,
     )
     assert [c["id"] for c in found] == [ep["careplan"].split("/")[1]]
+    # $everything reaches the same derived CarePlan through the patient compartment.
+    matches = [e["resource"]["id"] for e in record["entry"] if e["search"]["mode"] == "match"]
+    assert matches == [ep["careplan"].split("/")[1]]
