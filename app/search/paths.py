@@ -12,15 +12,19 @@ equality filters on a primitive child, ``extension('url')``. Anything else raise
 :class:`Unsupported` with a readable reason, and the parameter is left out.
 
 A branch is run push-style: ``walk(node, sink, grp)`` calls the terminal function for each
-value reached, so no intermediate lists are built.
+value reached, so no intermediate lists are built. A key step is fused with the step after it
+(one Python call per value instead of two: calls are most of the cost), and each compiled
+walker records the top-level key it starts at (``entry_key``), so extraction can skip the
+walkers a resource has no value for.
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +77,41 @@ class Branch:
 
     def compile(self, terminal: Terminal) -> Walker:
         fn: Walker = terminal
-        for step in reversed(self.steps):
-            fn = _compile_step(step, fn)
+        steps = list(self.steps)
+        while steps:
+            step = steps.pop()
+            if steps and steps[-1].kind == "key":  # one call per value instead of two
+                fn = _compile_pair(steps.pop().arg, step, fn)
+            else:
+                fn = _compile_step(step, fn)
+        if self.steps and self.steps[0].kind == "key":
+            _ENTRY_KEYS[fn] = _entry(self.steps, terminal)
         return fn
+
+
+Entry = tuple[str, str | None, Terminal | None]
+"""(first key, second key, terminal): see ``entry_key``."""
+
+_ENTRY_KEYS: weakref.WeakKeyDictionary[Walker, Entry] = weakref.WeakKeyDictionary()
+
+
+def _entry(steps: tuple[Step, ...], terminal: Terminal) -> Entry:
+    if len(steps) == 1:
+        return steps[0].arg, None, terminal
+    if len(steps) == 2 and steps[1].kind == "key":
+        return steps[0].arg, steps[1].arg, terminal
+    return steps[0].arg, None, None
+
+
+def entry_key(walker: Walker) -> Entry | None:
+    """The JSON key a compiled walker reads first; when the path is that key, or that key
+    and one more, also the second key (or None) and the terminal. None if the walker is
+    unknown (e.g. hand-written).
+
+    Given a dict without the first key, the walker reaches no value, so extraction can skip
+    it; with the terminal, the caller can walk the one or two keys itself (no calls).
+    """
+    return _ENTRY_KEYS.get(walker)
 
 
 def _compile_step(step: Step, nxt: Walker) -> Walker:
@@ -112,6 +148,67 @@ def _compile_step(step: Step, nxt: Walker) -> Walker:
     return ref_step
 
 
+def _compile_pair(key: str, step: Step, nxt: Walker) -> Walker:
+    """A key step and the step after it, fused: what ``_compile_step`` twice would do."""
+    if step.kind == "key":
+        return _key_key(key, step.arg, nxt)
+    if step.kind == "eq":
+        return _key_eq(key, step.arg, step.value, nxt)
+    return _key_ref(key, step.arg, nxt)
+
+
+def _key_key(key: str, inner: str, nxt: Walker) -> Walker:
+    def key_key_step(node: Any, sink: Any, grp: int | None) -> None:
+        if type(node) is not dict:
+            return
+        value = node.get(key)
+        if value is None:
+            return
+        for item in value if type(value) is list else (value,):
+            if type(item) is dict:
+                found = item.get(inner)
+                if found is None:
+                    continue
+                if type(found) is list:
+                    for leaf in found:
+                        nxt(leaf, sink, grp)
+                else:
+                    nxt(found, sink, grp)
+
+    return key_key_step
+
+
+def _key_eq(key: str, field: str, literal: str, nxt: Walker) -> Walker:
+    def key_eq_step(node: Any, sink: Any, grp: int | None) -> None:
+        if type(node) is not dict:
+            return
+        value = node.get(key)
+        if value is None:
+            return
+        for item in value if type(value) is list else (value,):
+            if type(item) is dict and item.get(field) == literal:
+                nxt(item, sink, grp)
+
+    return key_eq_step
+
+
+def _key_ref(key: str, target: str, nxt: Walker) -> Walker:
+    def key_ref_step(node: Any, sink: Any, grp: int | None) -> None:
+        if type(node) is not dict:
+            return
+        value = node.get(key)
+        if value is None:
+            return
+        for item in value if type(value) is list else (value,):
+            if type(item) is not dict:
+                continue
+            ref = item.get("reference")  # reference_type(ref), inline
+            if type(ref) is str and _text_reference_type(ref) == target:
+                nxt(item, sink, grp)
+
+    return key_ref_step
+
+
 _REF_TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
@@ -119,6 +216,12 @@ def reference_type(reference: Any) -> str | None:
     """The resource type a literal reference points at (what ``resolve() is T`` tests)."""
     if type(reference) is not str:
         return None
+    return _text_reference_type(reference)
+
+
+@lru_cache(maxsize=8192)
+def _text_reference_type(reference: str) -> str | None:
+    """Cached: several parameters test the same reference (subject, patient, ...)."""
     match = _REF_TAIL.search(reference)
     if match and is_resource_type(match.group(1)):
         return match.group(1)

@@ -132,29 +132,27 @@ def _coding(code: str) -> Terminal:
     return write
 
 
-def _concept_rows(code: str, v: dict[str, Any], rows: list[Any], grp: int | None) -> None:
-    cc_text = v.get("text")
-    text = norm(cc_text) if type(cc_text) is str else None
-    codings = v.get("coding")
-    if not codings:
-        if text is not None:
-            rows.append((code, grp, None, None, text))
-        return
-    for c in codings:
-        if type(c) is not dict:
-            continue
-        system, value, display = c.get("system"), c.get("code"), c.get("display")
-        row_text = text
-        if row_text is None and type(display) is str:
-            row_text = norm(display)
-        if system is not None or value is not None or row_text is not None:
-            rows.append((code, grp, system, value, row_text))
-
-
 def _concept(code: str) -> Terminal:
     def write(v: Any, sink: Sink, grp: int | None) -> None:
-        if type(v) is dict:
-            _concept_rows(code, v, sink.tables.setdefault("search_token", []), grp)
+        if type(v) is not dict:
+            return
+        rows = sink.tables.setdefault("search_token", [])
+        cc_text = v.get("text")
+        text = norm(cc_text) if type(cc_text) is str else None
+        codings = v.get("coding")
+        if not codings:
+            if text is not None:
+                rows.append((code, grp, None, None, text))
+            return
+        for c in codings:
+            if type(c) is not dict:
+                continue
+            system, value, display = c.get("system"), c.get("code"), c.get("display")
+            row_text = text
+            if row_text is None and type(display) is str:
+                row_text = norm(display)
+            if system is not None or value is not None or row_text is not None:
+                rows.append((code, grp, system, value, row_text))
 
     return write
 
@@ -230,9 +228,12 @@ def _string_parts(names: tuple[str, ...]) -> Callable[[str], Terminal]:
             rows = sink.tables.setdefault("search_string", [])
             for name in names:
                 part = v.get(name)
-                for item in part if type(part) is list else (part,):
-                    if type(item) is str:
-                        rows.append((code, grp, norm(item), item))
+                if type(part) is str:
+                    rows.append((code, grp, norm(part), part))
+                elif type(part) is list:
+                    for item in part:
+                        if type(item) is str:
+                            rows.append((code, grp, norm(item), item))
 
         return write
 
@@ -255,8 +256,19 @@ def _date_rows(bounds_of: Callable[[Any], tuple[int, int] | None]) -> Callable[[
     return terminal
 
 
-def _primitive_date_bounds(v: Any) -> tuple[int, int] | None:
-    return date_range(v) if type(v) is str else None
+def _primitive_date(code: str) -> Terminal:
+    """Rows of date/dateTime/instant values (the commonest dates), bounds read inline."""
+
+    def write(v: Any, sink: Sink, grp: int | None) -> None:
+        if type(v) is not str:
+            return
+        bounds = date_range(v)
+        if bounds is not None:
+            low, high = bounds
+            span = None if low == OPEN_LOW or high == OPEN_HIGH else high - low
+            sink.tables.setdefault("search_date", []).append((code, grp, low, high, span))
+
+    return write
 
 
 def period_bounds(v: Any) -> tuple[int, int] | None:
@@ -297,6 +309,13 @@ def _reference_value(code: str) -> Terminal:
             return
         ref = v.get("reference")
         ident = v.get("identifier")
+        if ident is None and type(ref) is str:  # the common case, without the branches below
+            found = parse_reference(ref)
+            if found is not None:
+                sink.tables.setdefault("search_reference", []).append(
+                    (code, grp, *found, None, None)
+                )
+            return
         ident_system = ident_value = None
         if type(ident) is dict:
             ident_system, ident_value = ident.get("system"), ident.get("value")
@@ -414,7 +433,7 @@ _FACTORIES: dict[str, dict[str, Factory]] = {
     "date": {
         "Period": _date_rows(period_bounds),
         "Timing": _date_rows(timing_bounds),
-        **dict.fromkeys(DATE_PRIMITIVES, _date_rows(_primitive_date_bounds)),
+        **dict.fromkeys(DATE_PRIMITIVES, _primitive_date),
     },
     "reference": {"Reference": _reference_value, **dict.fromkeys(URI_PRIMITIVES, _canonical)},
     "quantity": {
