@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import fhirpathpy
 import orjson
@@ -50,6 +50,8 @@ __all__ = ["BUNDLE_TYPES", "FhirRecord", "compile_path", "read_bundle"]
 BUNDLE_TYPES: Final = frozenset({"transaction", "batch", "collection", "searchset"})
 _NOT_REPORTED: Final = frozenset({"id", "meta", "resourceType", "text"})
 _BOM: Final = b"\xef\xbb\xbf"
+_EMPTY: Final[tuple[Any, ...]] = (None, "", [], {})
+"""Values ``unread`` does not report (compared by equality: never changed)."""
 
 _R4: Final[dict[str, Any]] = models["r4"]
 _PATH2TYPE: Final[dict[str, str]] = _R4["path2Type"]
@@ -75,6 +77,9 @@ _TOKEN: Final = re.compile(
     r"|\d+(?:\.\d+)?|[!<>]=|!~|.",
     re.S,
 )
+
+_UNWALKED: Final[list[Any]] = []
+"""A marker: the expression was not walked from the resource yet."""
 
 Typed = tuple[Any, str | None]
 """A JSON value and its FHIR type path (``Identifier``, ``Observation.component``), if known."""
@@ -106,11 +111,17 @@ class _OfType:
 
 Step = str | _Where | _OfType
 
+Walk = Callable[[list[Typed]], list[Typed] | None]
+"""A compiled ``_simple_steps`` path: the items it reaches from a focus, or None when the
+walk cannot be sure to agree with fhirpathpy (see ``_compile_walk``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     steps: tuple[Step, ...] | None
     """A path of element names, ``where`` filters and ``ofType`` (no type prefix), or None."""
+    walk: Walk | None
+    """``steps`` compiled, or None."""
     type_prefix: str | None
     roots: frozenset[str]
     """Top-level elements the expression starts at, relative to its focus."""
@@ -142,7 +153,8 @@ def _compiled(expression: str) -> _Compiled:
     evaluate: Callable[..., list[Any]] | None = None
     if steps is None:
         evaluate = fhirpathpy.compile(expression, _R4, _OPTIONS)
-    found = _Compiled(steps, prefix, roots, resource_roots, evaluate)
+    walk = None if steps is None else _compile_walk(steps)
+    found = _Compiled(steps, walk, prefix, roots, resource_roots, evaluate)
     _CACHE[expression] = found
     return found
 
@@ -330,33 +342,80 @@ def _element_of_key(resource_type: str) -> dict[str, str]:
     return found
 
 
-def _walk(focus: list[Typed], steps: tuple[Step, ...]) -> list[Typed] | None:
-    """Follow element names through the JSON, flattening repetitions. None when the walk
-    cannot be sure to agree with fhirpathpy: a step into a primitive (its extensions live
-    under ``_name``), or a filter comparing anything but one text value."""
-    for name in steps:
-        if not isinstance(name, str):
-            kept = _filter(focus, name) if isinstance(name, _Where) else _of_type(focus, name)
-            if kept is None:
+def _compile_walk(steps: tuple[Step, ...]) -> Walk:
+    """Follow element names through the JSON, flattening repetitions. The walk gives None
+    when it cannot be sure to agree with fhirpathpy: a step into a primitive (its extensions
+    live under ``_name``), or a filter comparing anything but one text value. Compiled once
+    per expression so a read does no dispatch on the kind of step."""
+    walks = [_compile_step(step) for step in steps]
+    if len(walks) == 1:
+        return walks[0]
+
+    def walk(focus: list[Typed]) -> list[Typed] | None:
+        for one in walks:
+            found = one(focus)
+            if found is None:
                 return None
-            focus = kept
-            continue
+            focus = found
+        return focus
+
+    return walk
+
+
+def _compile_step(step: Step) -> Walk:
+    if isinstance(step, _Where):
+        return _filter(step)
+    if isinstance(step, _OfType):
+        return _of_type(step.type_name)
+    return _element(step)
+
+
+_Members = tuple[tuple[str, str | None, bool], ...]
+
+
+class _MembersByType(dict[str | None, _Members]):
+    """Per type path of a focus: element ``name``'s (JSON key, its type path, holds a
+    resource?) per variant, worked out on first use (a plain lookup after that)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def __missing__(self, type_path: str | None) -> _Members:
+        found = self[type_path] = _members(type_path, self.name)
+        return found
+
+
+def _element(name: str) -> Walk:
+    by_type = _MembersByType(name)
+
+    def element(focus: list[Typed]) -> list[Typed] | None:
         reached: list[Typed] = []
         for value, type_path in focus:
             if value.__class__ is not dict:
                 return None
-            for key, child_type in _member(type_path, name):
+            for key, child_type, resource in by_type[type_path]:
                 child = value.get(key)
                 if child is None:
                     continue
-                if child_type in _ANY_RESOURCE:
+                if resource:
                     reached += _typed_resources(child, child_type)
                 elif child.__class__ is list:
                     reached += [(item, child_type) for item in child if item is not None]
                 else:
                     reached.append((child, child_type))
-        focus = reached
-    return focus
+        return reached
+
+    return element
+
+
+def _members(type_path: str | None, name: str) -> _Members:
+    """``_member`` with, for each key, whether it holds resources (typed by their own
+    ``resourceType``)."""
+    return tuple(
+        (key, child_type, child_type in _ANY_RESOURCE)
+        for key, child_type in _member(type_path, name)
+    )
 
 
 def _typed_resources(child: Any, child_type: str | None) -> list[Typed]:
@@ -370,49 +429,115 @@ def _typed_resources(child: Any, child_type: str | None) -> list[Typed]:
     return found
 
 
-def _filter(focus: list[Typed], where: _Where) -> list[Typed] | None:
+_Check = Callable[[Typed], bool | None]
+
+
+def _filter(where: _Where) -> Walk:
     """``and`` keeps an item only when every test is true (false or empty drop it); every
     test is still checked, as fhirpathpy evaluates both sides and may raise on either."""
-    kept: list[Typed] = []
-    for item in focus:
-        passed = [_passes(item, test) for test in where.tests]
-        if None in passed:
+    checks = [_check(test) for test in where.tests]
+    if len(checks) == 1:
+        check = checks[0]
+
+        def kept_by_test(focus: list[Typed]) -> list[Typed] | None:
+            kept: list[Typed] = []
+            for item in focus:
+                passed = check(item)
+                if passed is None:
+                    return None
+                if passed:
+                    kept.append(item)
+            return kept
+
+        return kept_by_test
+
+    def kept_by_filter(focus: list[Typed]) -> list[Typed] | None:
+        kept: list[Typed] = []
+        for item in focus:
+            passed = [check(item) for check in checks]
+            if None in passed:
+                return None
+            if all(passed):
+                kept.append(item)
+        return kept
+
+    return kept_by_filter
+
+
+def _comparison(op: str, literal: str) -> Callable[[Any, str | None], bool | None]:
+    def compare(value: Any, type_path: str | None) -> bool | None:
+        if not isinstance(value, str) or type_path not in _TEXT_TYPES:
             return None
-        if all(passed):
-            kept.append(item)
-    return kept
+        if op == "=":
+            return value == literal
+        if op == "!=":
+            return value != literal
+        return bool(value) and value.startswith(literal)  # fhirpathpy: '' starts with nothing
+
+    return compare
 
 
-def _passes(item: Typed, test: _Test) -> bool | None:
-    found = _walk([item], test.sub)
-    if found is None or len(found) > 1:
-        return None
-    if not found:
-        return False  # an empty operand gives empty, which where() drops
-    value, type_path = found[0]
-    if not isinstance(value, str) or type_path not in _TEXT_TYPES:
-        return None
-    if test.op == "=":
-        return value == test.literal
-    if test.op == "!=":
-        return value != test.literal
-    return bool(value) and value.startswith(test.literal)  # fhirpathpy: '' starts with nothing
+def _check(test: _Test) -> _Check:
+    sub = _compile_walk(test.sub)
+    compare = _comparison(test.op, test.literal)
+
+    def passes(item: Typed) -> bool | None:
+        found = sub([item])
+        if found is None or len(found) > 1:
+            return None
+        if not found:
+            return False  # an empty operand gives empty, which where() drops
+        return compare(*found[0])
+
+    return passes if len(test.sub) != 1 else _check_element(test.sub[0], compare, passes)
 
 
-def _of_type(focus: list[Typed], of_type: _OfType) -> list[Typed] | None:
+def _check_element(
+    name: str, compare: Callable[[Any, str | None], bool | None], passes: _Check
+) -> _Check:
+    """``passes`` for ``name = 'x'`` without building the walk's lists, when ``name`` is one
+    key holding no resource (a choice element or a resource falls back to ``passes``)."""
+    by_type = _MembersByType(name)
+
+    def passes_element(item: Typed) -> bool | None:
+        value, type_path = item
+        if value.__class__ is not dict:
+            return None
+        members = by_type[type_path]
+        if len(members) != 1 or members[0][2]:
+            return passes(item)
+        key, child_type, _ = members[0]
+        child = value.get(key)
+        if child is None:
+            return False
+        if child.__class__ is list:
+            present = [c for c in child if c is not None]
+            if len(present) != 1:
+                return None if present else False
+            child = present[0]
+        return compare(child, child_type)
+
+    return passes_element
+
+
+def _of_type(type_name: str) -> Walk:
     """Keep the items whose FHIR type is the one named. fhirpathpy also matches a supertype
     (``Quantity`` for an ``Age``) only once some ``is``/``as`` has set its global model, so a
     supertype hands over; so do items of unknown or backbone type."""
-    kept: list[Typed] = []
-    for item in focus:
-        type_path = item[1]
-        if type_path is None or "." in type_path:
-            return None
-        if type_path == of_type.type_name:
-            kept.append(item)
-        elif of_type.type_name in _supertypes(type_path):
-            return None
-    return kept
+
+    def of_type(focus: list[Typed]) -> list[Typed] | None:
+        kept: list[Typed] = []
+        for item in focus:
+            type_path = item[1]
+            if type_path is None or "." in type_path:
+                return None
+            if type_path == type_name:
+                kept.append(item)
+            elif type_name in _supertypes(type_path):
+                return None
+        return kept
+
+    return of_type
 
 
 @cache
@@ -426,9 +551,9 @@ def _supertypes(type_name: str) -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True, slots=True)
-class _Focus:
-    """What a scope binds: one item of a collection, and the top-level elements it is in."""
+class _Focus(NamedTuple):
+    """What a scope binds: one item of a collection, and the top-level elements it is in.
+    (A NamedTuple: each() makes one per item, and it is cheaper to make than a dataclass.)"""
 
     value: Any
     type_path: str | None
@@ -456,11 +581,25 @@ class FhirRecord:
         rid = resource.get("id")
         self.local_ref: str | None = f"{self.rule_key}/{rid}" if isinstance(rid, str) else None
         self._read: set[str] = set()
+        # The direct walk is pure, so its result from the resource is kept per expression: a
+        # rule reads the same path for its ``when``, its key and its template. fhirpathpy's
+        # results are not kept (they may depend on its global state).
+        self._walked: dict[str, list[Typed] | None] = {}
+        self._texts: dict[str, list[str]] = {}
+        """``values`` of a walked expression read from the resource itself."""
 
     def values(self, path: str, scope: Scope = ROOT) -> list[str]:
+        unscoped = not scope.bindings
+        if unscoped:
+            known = self._texts.get(path)
+            if known is not None:
+                return known  # what it reads is marked read already
         texts: list[str] = []
         for value, _ in self._evaluate(path, scope):
-            if isinstance(value, bool):
+            if value.__class__ is str:  # the common case, first
+                if value:
+                    texts.append(value)
+            elif isinstance(value, bool):
                 texts.append("true" if value else "false")
             elif isinstance(value, str):
                 if value:
@@ -474,6 +613,8 @@ class FhirRecord:
                     self.position,
                     "processing",
                 )
+        if unscoped and self._walked.get(path) is not None:
+            self._texts[path] = texts
         return texts
 
     def items(self, path: str, scope: Scope = ROOT) -> list[Any]:
@@ -482,20 +623,22 @@ class FhirRecord:
     def each(self, path: str, scope: Scope = ROOT) -> Sequence[Scope]:
         bound = _bound(scope)
         roots = bound.roots if bound is not None else _compiled(path).roots
+        bind = scope.bind
         return [
-            scope.bind(path, _Focus(value, type_path, roots))
+            bind(path, _Focus(value, type_path, roots))
             for value, type_path in self._evaluate(path, scope)
         ]
 
-    def unread(self) -> list[str]:
+    def unread(self, ignored: Callable[[str], bool] | None = None) -> list[str]:  # noqa: ARG002
         choices = _element_of_key(self.rule_key)
         missing: list[str] = []
+        read = self._read
         for key, value in self.resource.items():
-            name = key[1:] if key.startswith("_") else key
+            name = key[1:] if key[:1] == "_" else key
             element = choices.get(name, name)
-            if element in self._read or name in self._read or element in _NOT_REPORTED:
+            if element in read or name in read or element in _NOT_REPORTED:
                 continue
-            if value in (None, "", [], {}):
+            if not value and value in _EMPTY:
                 continue
             reported = f"{self.rule_key}.{element}"
             if reported not in missing:
@@ -503,20 +646,32 @@ class FhirRecord:
         return missing
 
     def _evaluate(self, path: str, scope: Scope) -> list[Typed]:
-        try:
-            compiled = _compiled(path)
-        except UnsupportedConstraint as exc:
-            raise ValueError(f"not FHIRPath: {path!r}: {exc}") from exc
-        bound = _bound(scope)
-        self._read |= compiled.resource_roots
-        self._read |= bound.roots if bound is not None else compiled.roots
-        if compiled.steps is not None:
+        compiled = _CACHE.get(path)
+        if compiled is None:
+            try:
+                compiled = _compiled(path)
+            except UnsupportedConstraint as exc:
+                raise ValueError(f"not FHIRPath: {path!r}: {exc}") from exc
+        bindings = scope.bindings
+        bound = bindings[-1][1] if bindings else None  # as _bound(scope), inline
+        if bound is not None and not isinstance(bound, _Focus):
+            bound = None
+        read = self._read
+        if compiled.resource_roots:
+            read |= compiled.resource_roots
+        read |= bound.roots if bound is not None else compiled.roots
+        walk = compiled.walk
+        if walk is not None:
+            found: list[Typed] | None
             if bound is None:
-                if compiled.type_prefix not in (None, self.rule_key):
+                prefix = compiled.type_prefix
+                if prefix is not None and prefix != self.rule_key:
                     return []
-                found = _walk([(self.resource, self.rule_key)], compiled.steps)
+                found = self._walked.get(path, _UNWALKED)
+                if found is _UNWALKED:
+                    found = self._walked[path] = walk([(self.resource, self.rule_key)])
             elif compiled.type_prefix is None:
-                found = _walk([(bound.value, bound.type_path)], compiled.steps)
+                found = walk([(bound.value, bound.type_path)])  # an item is read once: not kept
             else:
                 found = None
             if found is not None:
@@ -529,6 +684,7 @@ class FhirRecord:
             evaluate = fhirpathpy.compile(path, _R4, _OPTIONS)
             _CACHE[path] = _Compiled(
                 compiled.steps,
+                compiled.walk,
                 compiled.type_prefix,
                 compiled.roots,
                 compiled.resource_roots,

@@ -18,7 +18,7 @@ so the engine can compare it with the parts the mapping declares ignored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,7 +33,10 @@ class Scope:
     bindings: tuple[tuple[str, Any], ...] = ()
 
     def bind(self, part: str, occurrence: Any) -> Scope:
-        return Scope((*self.bindings, (part, occurrence)))
+        # Scope(...) without the frozen dataclass __init__: a feed binds thousands of scopes.
+        scope = object.__new__(Scope)
+        object.__setattr__(scope, "bindings", (*self.bindings, (part, occurrence)))
+        return scope
 
     def get(self, part: str) -> Any:
         for key, value in reversed(self.bindings):
@@ -68,7 +71,8 @@ class SourceRecord(Protocol):
 
     def values(self, path: str, scope: Scope = ROOT) -> list[str]:
         """Every non-empty value at ``path`` (all repetitions unless the scope pins one),
-        as text, in source order; [] when absent. Marks ``path`` as read."""
+        as text, in source order; [] when absent. Marks ``path`` as read. The list may be
+        the one a later call returns (reads are cached per record): do not change it."""
         ...
 
     def items(self, path: str, scope: Scope = ROOT) -> list[Any]:
@@ -80,6 +84,8 @@ class SourceRecord(Protocol):
         """One scope per occurrence of the repeating part at ``path``."""
         ...
 
-    def unread(self) -> list[str]:
-        """The non-empty parts no ``values`` call read (see module docstring)."""
+    def unread(self, ignored: Callable[[str], bool] | None = None) -> list[str]:
+        """The non-empty parts no ``values`` call read (see module docstring). A part
+        ``ignored`` says is ignored may be left out, and so may every part inside it (an
+        ignore pattern that matches ``PV1-3`` matches ``PV1-3.2`` too): it saves looking."""
         ...

@@ -6,7 +6,7 @@ mapping is fixed, it can be read again alone without the rest of the file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app.ingest.csv_source.lines import RawRecord, records_from_text
@@ -100,7 +100,7 @@ class CsvRecord:
         """CSV has no repeating parts: one occurrence, the scope as given."""
         return [scope]
 
-    def unread(self) -> list[str]:
+    def unread(self, ignored: Callable[[str], bool] | None = None) -> list[str]:  # noqa: ARG002
         return [
             name for name, value in self._cells.items() if value.strip() and name not in self._read
         ]

@@ -25,7 +25,7 @@ whole tree up front: about 3 ms for a 1 KB message here, over the whole budget o
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -39,6 +39,10 @@ _ESCAPE = re.compile(r"\\([^\\]*)\\")
 _ESCAPES = {"F": "|", "S": "^", "T": "&", "R": "~", "E": "\\", ".br": "\n", "H": "", "N": ""}
 _NOT_REPORTED = frozenset({"MSH", "MSA"})
 _NULL = '""'
+_NO_TARGETS: list[tuple[int, int | None]] = []
+_NONE_READ: frozenset[tuple[int, int | None]] = frozenset()
+_UNREAD_NAMES: dict[tuple[str, int, str, frozenset[tuple[int, int | None]]], tuple[str, ...]] = {}
+"""(segment, field, its text, positions read in it) -> the unread parts it reports."""
 
 Component = list[str]  # its subcomponents
 Repetition = list[Component]
@@ -84,18 +88,23 @@ def _unescape_one(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+def _plain(text: str) -> bool:
+    """No repetitions, components or subcomponents: most fields (empty or one value)."""
+    return "^" not in text and "~" not in text and "&" not in text
+
+
 def _split_field(text: str) -> Field:
-    if "^" not in text and "~" not in text and "&" not in text:
-        return [[[text]]]  # most fields: empty or a plain value
+    if _plain(text):
+        return [[[text]]]
     return [[component.split("&") for component in rep.split("^")] for rep in text.split("~")]
 
 
-def _split_segment(line: str) -> list[Field]:
-    """Index n is field n; for MSH that needs MSH-1 (the ``|`` itself) put back."""
+def _field_texts(line: str) -> list[str]:
+    """Index n is field n's ER7 text; for MSH that needs MSH-1 (the ``|`` itself) put back."""
     texts = line.split("|")
     if texts[0] == "MSH":
-        return [[[[texts[0]]]], [[["|"]]], [[[texts[1]]]], *map(_split_field, texts[2:])]
-    return [[[[texts[0]]]], *map(_split_field, texts[1:])]
+        texts.insert(1, "|")
+    return texts
 
 
 def _er7(component: Component) -> str:
@@ -126,10 +135,21 @@ class Hl7Record:
 
     def __init__(self, lines: list[str], encoding: str) -> None:
         self._lines = lines
-        self._split: list[list[Field] | None] = [None] * len(lines)
+        # Fields are cut into their ER7 texts per segment on first use, and a text into
+        # repetitions/components/subcomponents only when it has them and is read.
+        self._texts: list[list[str] | None] = [None] * len(lines)
+        self._split: dict[tuple[int, int], Field] = {}
         self._ids = [line[:3] for line in lines]
-        self._index: dict[str, list[int]] | None = None
-        self._read: set[tuple[str, int, int | None, int | None]] = set()
+        self._index: dict[str, list[int]] = {}
+        """Segment id -> its positions."""
+        self._all: dict[str, list[tuple[int, int | None]]] = {}
+        """Segment id -> (position, None): every repetition of every occurrence."""
+        for position, segment_id in enumerate(self._ids):
+            self._index.setdefault(segment_id, []).append(position)
+            self._all.setdefault(segment_id, []).append((position, None))
+        self._read: set[tuple[str, int | None, int | None, int | None]] = set()
+        self._values: dict[tuple[str, tuple[tuple[str, Any], ...]], list[str]] = {}
+        self._each: dict[tuple[str, tuple[tuple[str, Any], ...]], list[Scope]] = {}
         self.raw_text = "\r".join(lines) + "\r"
         """The decoded message, segments ended by ``\\r``."""
         self.encoding = encoding
@@ -148,24 +168,66 @@ class Hl7Record:
         return "~".join("^".join(map(_er7, rep)) for rep in reps)
 
     def values(self, path: str, scope: Scope = ROOT) -> list[str]:
+        # A message is read by many rules through the same paths (the patient's identifiers
+        # for its key, its template and every reference to it): each is read once.
+        bindings = scope.bindings
+        key = (path, bindings)
+        found = self._values.get(key)
+        if found is not None:
+            return found
         where = parse_path(path)
-        if where.field is None:
+        segment_id, field, component, sub = where
+        if field is None:
             raise ValueError(f"{path!r} names a segment; read one of its fields ({path}-1)")
-        self._read.add((where.segment, where.field, where.component, where.subcomponent))
-        found: list[str] = []
-        for segment, rep_index in self._targets(where.segment, where.field, scope):
-            reps = self._repetitions(segment, where.field)
+        self._read.add(where)  # a NamedTuple: equal to the plain tuples looked up later
+        found = []
+        targets = (
+            self._targets(segment_id, field, scope)
+            if bindings
+            else self._all.get(segment_id, _NO_TARGETS)
+        )
+        for segment, rep_index in targets:
+            texts = self._texts[segment] or self._texts_of(segment)
+            if field >= len(texts):
+                continue
+            text = texts[field]
+            if not text:
+                continue  # an empty field has no value at any component
+            if "^" not in text and "~" not in text and "&" not in text:
+                # A plain field: only its first repetition, component and subcomponent exist.
+                if (
+                    (component is None or component == 1)
+                    and (sub is None or sub == 1)
+                    and (rep_index is None or rep_index == 0)
+                ):
+                    value = unescape(text) if "\\" in text else text
+                    if value and value != _NULL:
+                        found.append(value)
+                continue
+            reps = self._split.get((segment, field)) or self._repetitions(segment, field)
             chosen = reps if rep_index is None else reps[rep_index : rep_index + 1]
             for rep in chosen:
-                value = self._value(rep, where.component, where.subcomponent)
-                if not _blank(value):
+                if component is not None and sub is None and component <= len(rep):
+                    subs = rep[component - 1]  # _value(), inline for the common case
+                    value = unescape(subs[0]) if len(subs) == 1 else _component_value(subs)
+                else:
+                    value = self._value(rep, component, sub)
+                if value and value != _NULL:
                     found.append(value)
+        self._values[key] = found
         return found
 
     def items(self, path: str, scope: Scope = ROOT) -> list[Any]:
         return list(self.values(path, scope))
 
     def each(self, path: str, scope: Scope = ROOT) -> Sequence[Scope]:
+        key = (path, scope.bindings)
+        found = self._each.get(key)
+        if found is None:
+            found = self._each[key] = self._scopes(path, scope)
+        return found
+
+    def _scopes(self, path: str, scope: Scope) -> list[Scope]:
         where = parse_path(path)
         if where.component is not None:
             raise ValueError(f"{path!r}: only segments and fields repeat (e.g. PR1, PID-3)")
@@ -183,35 +245,83 @@ class Hl7Record:
                     scopes.append(scope.bind(key, (segment, index)))
         return scopes
 
-    def unread(self) -> list[str]:
+    def unread(self, ignored: Callable[[str], bool] | None = None) -> list[str]:
         report: dict[str, None] = {}
+        read = self._read
+        parts: dict[tuple[str, int], frozenset[tuple[int, int | None]]] | None = None
         for index, segment_id in enumerate(self._ids):
-            if segment_id in _NOT_REPORTED:
+            if segment_id in _NOT_REPORTED or (ignored is not None and ignored(segment_id)):
                 continue
-            fields = self._fields(index)
-            for number in range(1, len(fields)):
-                if (segment_id, number, None, None) in self._read:
+            texts = self._texts_of(index)
+            for number in range(1, len(texts)):
+                text = texts[number]
+                if not text or text == _NULL or (segment_id, number, None, None) in read:
                     continue
-                for rep in fields[number]:
-                    self._unread_in(segment_id, number, rep, report)
+                if ignored is not None and ignored(f"{segment_id}-{number}"):
+                    continue  # and so is everything in it
+                if "^" not in text and "~" not in text and "&" not in text:
+                    # One repetition of one component of one subcomponent.
+                    first = (segment_id, number, 1, None) in read
+                    if not first and (segment_id, number, 1, 1) not in read:
+                        report.setdefault(f"{segment_id}-{number}", None)
+                    continue
+                if parts is None:
+                    parts = self._parts_read()
+                for name in self._unread_names(
+                    segment_id, number, text, parts.get((segment_id, number), _NONE_READ)
+                ):
+                    report.setdefault(name, None)
         return list(report)
+
+    def _parts_read(self) -> dict[tuple[str, int], frozenset[tuple[int, int | None]]]:
+        """(segment, field) -> the (component, subcomponent) positions read in it."""
+        found: dict[tuple[str, int], set[tuple[int, int | None]]] = {}
+        for segment_id, field, component, sub in self._read:
+            if field is not None and component is not None:
+                found.setdefault((segment_id, field), set()).add((component, sub))
+        return {key: frozenset(positions) for key, positions in found.items()}
+
+    def _unread_names(
+        self, segment: str, field: int, text: str, parts: frozenset[tuple[int, int | None]]
+    ) -> tuple[str, ...]:
+        """What ``_unread_in`` reports for a field with parts, which depends on its text and
+        the positions read in it alone: cached, as a feed repeats a patient's name and
+        address, a status or a code in message after message."""
+        key = (segment, field, text, parts)
+        names = _UNREAD_NAMES.get(key)
+        if names is None:
+            found: dict[str, None] = {}
+            for rep in text.split("~"):
+                self._unread_in(segment, field, rep, found)
+            names = tuple(found)
+            if len(_UNREAD_NAMES) >= 65536:
+                _UNREAD_NAMES.clear()
+            _UNREAD_NAMES[key] = names
+        return names
 
     # -- internals ---------------------------------------------------------------------
 
-    def _unread_in(
-        self, segment: str, field: int, rep: Repetition, report: dict[str, None]
-    ) -> None:
-        if len(rep) == 1 and len(rep[0]) == 1:
-            value = rep[0][0]
-            if not _blank(value) and not self._covered(segment, field, 1, 1):
+    def _unread_in(self, segment: str, field: int, rep: str, report: dict[str, None]) -> None:
+        """Report the parts of one repetition (its ER7 text) no read covered; the caller has
+        checked that the field as a whole was not read. Works on the text, without splitting
+        the field into lists: most of a message is only ever looked at here."""
+        read = self._read
+        if "^" not in rep and "&" not in rep:  # one component of one subcomponent
+            if not _blank(rep) and not self._covered(segment, field, 1, 1):
                 report.setdefault(f"{segment}-{field}", None)
             return
-        simple = not any(map(_er7, rep[1:]))
-        for c_number, component in enumerate(rep, start=1):
-            simple_component = len(component) == 1 or not any(component[1:])
-            for s_number, sub in enumerate(component, start=1):
-                if _blank(sub) or self._covered(segment, field, c_number, s_number):
+        components = rep.split("^")
+        simple: bool | None = None  # worked out only when something is unread
+        for c_number, component in enumerate(components, start=1):
+            if (segment, field, c_number, None) in read:
+                continue  # the whole component was read
+            subs = component.split("&") if "&" in component else (component,)
+            for s_number, sub in enumerate(subs, start=1):
+                if not sub or sub == _NULL or (segment, field, c_number, s_number) in read:
                     continue
+                if simple is None:
+                    simple = not any(components[1:])  # a component's ER7 text is its own
+                simple_component = len(subs) == 1 or not any(subs[1:])
                 if simple and simple_component:
                     name = f"{segment}-{field}"
                 elif simple_component:
@@ -242,23 +352,30 @@ class Hl7Record:
         reps = self._repetitions(0, field)
         return self._value(reps[0], component, None) if reps else ""
 
-    def _fields(self, segment: int) -> list[Field]:
-        fields = self._split[segment]
-        if fields is None:
-            fields = self._split[segment] = _split_segment(self._lines[segment])
-        return fields
+    def _texts_of(self, segment: int) -> list[str]:
+        texts = self._texts[segment]
+        if texts is None:
+            texts = self._texts[segment] = _field_texts(self._lines[segment])
+        return texts
 
     def _repetitions(self, segment: int, field: int) -> Field:
-        fields = self._fields(segment)
-        return fields[field] if field < len(fields) else []
+        found = self._split.get((segment, field))
+        if found is None:
+            texts = self._texts_of(segment)
+            if field >= len(texts):
+                found = []
+            elif field == 0 or (field <= 2 and texts[0] == "MSH"):
+                found = [[[texts[field]]]]  # the segment id, MSH-1 and MSH-2 are not split
+            else:
+                found = _split_field(texts[field])
+            self._split[(segment, field)] = found
+        return found
 
     def _occurrences(self, segment_id: str) -> list[int]:
-        if self._index is None:
-            index: dict[str, list[int]] = {}
-            for position, found in enumerate(self._ids):
-                index.setdefault(found, []).append(position)
-            self._index = index
         return self._index.get(segment_id, [])
+
+    def _unpinned(self, segment_id: str) -> list[tuple[int, int | None]]:
+        return self._all.get(segment_id, _NO_TARGETS)
 
     def _segment_pin(self, segment_id: str, scope: Scope) -> int | None:
         """The occurrence the innermost binding of this segment (or one of its fields) chose."""
@@ -274,7 +391,7 @@ class Hl7Record:
         """(segment position, repetition or None for all) pairs a path resolves to."""
         pinned = self._segment_pin(segment_id, scope)
         if pinned is None:
-            return [(position, None) for position in self._occurrences(segment_id)]
+            return self._unpinned(segment_id)
         bound = scope.get(f"{segment_id}-{field}")
         if bound is not None and bound[0] == pinned:
             return [(pinned, int(bound[1]))]

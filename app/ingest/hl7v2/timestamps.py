@@ -6,6 +6,8 @@ zone at that local time (``Europe/London``: GMT in winter, BST in summer). The p
 sender gave is kept: ``2026`` stays a year, ``202603`` a month; a time to the minute gets
 ``:00`` seconds because FHIR has no minute precision.
 
+Both are cached per text (and zone): a feed repeats a patient's birth date in every message.
+
 Wall-clock times that the zone skips or repeats are resolved as ``zoneinfo`` does with
 ``fold=0``: a time in the spring-forward gap (``2026-03-29 01:30`` in London) gets the offset
 in force before the change (``+00:00``), and a time in the autumn overlap (``2026-10-25
@@ -18,6 +20,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 _DTM = re.compile(
@@ -28,6 +31,7 @@ _DT = re.compile(r"(\d{4})(?:(\d{2})(\d{2})?)?\Z")
 _DTM_SHAPE = "YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]"
 
 
+@lru_cache(maxsize=16384)
 def hl7_datetime(text: str, zone: ZoneInfo) -> str:
     """A FHIR dateTime with the source's precision; the zone supplies a missing offset.
 
@@ -53,6 +57,7 @@ def hl7_datetime(text: str, zone: ZoneInfo) -> str:
     return f"{date}T{clock}{_format_offset(local.utcoffset() or timedelta(0))}"
 
 
+@lru_cache(maxsize=16384)
 def hl7_date(text: str) -> str:
     """A FHIR date (YYYY, YYYY-MM or YYYY-MM-DD); a time or offset is an error, not dropped."""
     value = text.strip()

@@ -16,7 +16,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from app.ingest.mapping.values import convert
+from app.ingest.mapping.values import convert, text_converter
 from app.ingest.records import Scope
 
 if TYPE_CHECKING:
@@ -58,11 +58,19 @@ def compile_template(template: Any, target: str) -> Node:
 def _literal(value: Any) -> Node:
     if isinstance(value, str) and "$" in value:
         text: str = value
+        # The result per variables dict (one per mapper, never changed), kept with it.
+        done: dict[int, tuple[dict[str, str], str]] = {}
 
         def substitute(ev: Evaluation, _scope: Scope) -> Any:
+            variables = ev.variables
+            known = done.get(id(variables))
+            if known is not None and known[0] is variables:
+                return known[1]
             out = text
-            for name, replacement in ev.variables.items():
+            for name, replacement in variables.items():
                 out = out.replace(name, replacement)
+            if len(done) < 64:
+                done[id(variables)] = (variables, out)
             return out
 
         return substitute
@@ -73,12 +81,29 @@ def _literal(value: Any) -> Node:
     return literal
 
 
+_VARIES = object()
+"""A template's value when it is not a constant known at compile time."""
+
+
+def _constant(template: Any) -> Any:
+    """The value of a plain scalar literal (immutable, so one object serves every record),
+    or ``_VARIES``."""
+    if isinstance(template, list | dict) or (isinstance(template, str) and "$" in template):
+        return _VARIES
+    return template
+
+
 def _list(template: list[Any], target: str) -> Node:
-    items = [(compile_template(item, target), is_expression(item)) for item in template]
+    items = [
+        (compile_template(item, target), is_expression(item), _constant(item)) for item in template
+    ]
 
     def list_node(ev: Evaluation, scope: Scope) -> Any:
         out: list[Any] = []
-        for node, expression in items:
+        for node, expression, constant in items:
+            if constant is not _VARIES:
+                out.append(constant)
+                continue
             value = node(ev, scope)
             if value is DROP:
                 continue
@@ -93,13 +118,17 @@ def _list(template: list[Any], target: str) -> Node:
 
 def _object(template: dict[Any, Any], target: str) -> Node:
     fields = [
-        (key, compile_template(sub, f"{target}.{key}"), asks(sub)) for key, sub in template.items()
+        (key, compile_template(sub, f"{target}.{key}"), asks(sub), _constant(sub))
+        for key, sub in template.items()
     ]
-    if not any(asked for _, _, asked in fields):
+    if not any(asked for _, _, asked, _ in fields):
 
         def literal_object(ev: Evaluation, scope: Scope) -> Any:
             obj: dict[Any, Any] = {}
-            for key, node, _ in fields:
+            for key, node, _, constant in fields:
+                if constant is not _VARIES:
+                    obj[key] = constant
+                    continue
                 value = node(ev, scope)
                 if value is not DROP:
                     obj[key] = value
@@ -111,7 +140,10 @@ def _object(template: dict[Any, Any], target: str) -> Node:
         # {system: X, value: <nothing>} is nothing: literals alone do not make an element.
         obj: dict[Any, Any] = {}
         found = False
-        for key, node, asked in fields:
+        for key, node, asked, constant in fields:
+            if constant is not _VARIES:
+                obj[key] = constant  # a literal: never asked, never dropped
+                continue
             value = node(ev, scope)
             if value is not DROP:
                 obj[key] = value
@@ -153,7 +185,13 @@ def compile_all(items: Any, target: str) -> list[Node] | None:
 def _reader(expr: dict[str, Any], target: str, required: Any) -> Node:
     path = expr["from"]
     missing = _missing(expr, path, target, required)
-    if expr.get("all") or expr.get("map") is not None or "as" in expr:
+    mapping = expr.get("map")
+    if not expr.get("all") and isinstance(mapping, dict):
+        return _mapped_reader(path, mapping, target, missing)
+    if not expr.get("all") and mapping is None and "as" in expr:
+        as_type = expr["as"]
+        return _typed_reader(path, as_type, text_converter(as_type), target, missing)
+    if expr.get("all") or mapping is not None or "as" in expr:
         return _converting_reader(expr, path, target, missing)
 
     def read_first(ev: Evaluation, scope: Scope) -> Any:
@@ -182,6 +220,7 @@ def _converting_reader(expr: dict[str, Any], path: Any, target: str, missing: No
     mapping = expr.get("map")
     has_as = "as" in expr
     as_type: Any = expr.get("as")
+    from_text = text_converter(as_type) if has_as else None
 
     def read(ev: Evaluation, scope: Scope) -> Any:
         found = ev.record.values(path, scope)
@@ -201,7 +240,10 @@ def _converting_reader(expr: dict[str, Any], path: Any, target: str, missing: No
                     continue
             elif has_as:
                 try:
-                    value = convert(text, as_type, kind=ev.record.kind, **ev.convert_options)
+                    if from_text is not None:
+                        value = from_text(text)
+                    else:
+                        value = convert(text, as_type, kind=ev.record.kind, **ev.convert_options)
                 except ValueError as exc:
                     ev.problem(path, str(exc), target)
                     continue
@@ -211,6 +253,45 @@ def _converting_reader(expr: dict[str, Any], path: Any, target: str, missing: No
         return results if read_all else results[0]
 
     return read
+
+
+def _mapped_reader(path: Any, mapping: dict[Any, Any], target: str, missing: Node) -> Node:
+    """``_converting_reader`` for the first value through a ``map``."""
+
+    def read_mapped(ev: Evaluation, scope: Scope) -> Any:
+        found = ev.record.values(path, scope)
+        if not found:
+            return missing(ev, scope)
+        text = found[0]
+        if text in mapping:
+            return mapping[text]
+        if "_default" in mapping:
+            return mapping["_default"]
+        known = ", ".join(str(k) for k in mapping if k != "_default")
+        ev.problem(path, f"{text!r} is not one of the mapped values ({known})", target)
+        return DROP
+
+    return read_mapped
+
+
+def _typed_reader(
+    path: Any, as_type: Any, from_text: Callable[[str], Any] | None, target: str, missing: Node
+) -> Node:
+    """``_converting_reader`` for the first value ``as`` a type."""
+
+    def read_as(ev: Evaluation, scope: Scope) -> Any:
+        found = ev.record.values(path, scope)
+        if not found:
+            return missing(ev, scope)
+        try:
+            if from_text is not None:
+                return from_text(found[0])
+            return convert(found[0], as_type, kind=ev.record.kind, **ev.convert_options)
+        except ValueError as exc:
+            ev.problem(path, str(exc), target)
+            return DROP
+
+    return read_as
 
 
 Matcher = Callable[["Evaluation", Scope], bool]

@@ -9,6 +9,7 @@ idempotent, and a corrected input lands on the same resource.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from app.errors import Issue
+from app.ingest.mapping.compiled import DROP
 from app.ingest.mapping.expressions import (
     Evaluation,
     LocalCode,
@@ -24,11 +26,14 @@ from app.ingest.mapping.expressions import (
     compile_template,
     dropped,
 )
-from app.ingest.mapping.spec import MessageRule, ResourceRule, Spec
+from app.ingest.mapping.spec import Hl7Settings, MessageRule, ResourceRule, Spec
 from app.ingest.records import ROOT, Scope, SourceRecord
 
 NAMESPACE = uuid.UUID("6f1c2a8e-4d0b-5c1e-9a7f-3e2d1c0b9a88")
 """Fixed for ever: changing it would give every ingested resource a new id."""
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def resource_id(centre: str, res_type: str, identity: str | None, parts: Sequence[str]) -> str:
@@ -38,7 +43,18 @@ def resource_id(centre: str, res_type: str, identity: str | None, parts: Sequenc
         name = f"ods|{parts[0]}"
     else:
         name = f"{centre}|{res_type}|{'|'.join(parts)}"
-    return str(uuid.uuid5(NAMESPACE, name))
+    return _uuid5(name)
+
+
+@lru_cache(maxsize=65536)
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))`` without building a UUID object; cached because a
+    feed names the same Patient and Organizations in message after message."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +139,11 @@ class Mapper:
         csv = spec.csv
         self._convert = {
             "zone": spec.zone,
-            "date_formats": list(csv.date_formats) if csv else [],
-            "datetime_formats": list(csv.datetime_formats) if csv else [],
+            "date_formats": tuple(csv.date_formats) if csv else (),
+            "datetime_formats": tuple(csv.datetime_formats) if csv else (),
         }
+        self._verdicts: dict[int, tuple[MessageRule, tuple[str, ...], dict[str, bool]]] = {}
+        """id(rule) -> (the rule, its ignore patterns, part -> ignored?)."""
         # By id(): the rules live as long as self.spec, and a rule (a dict inside) has no hash.
         self._compiled = {
             id(res): _compile(res) for rule in spec.rules.values() for res in rule.resources
@@ -138,22 +156,10 @@ class Mapper:
         """Why this record is not for this centre's mapping at all (wrong version, unknown
         message type), or None."""
         hl7 = self.spec.hl7
-        version = getattr(record, "version", None)
-        if hl7 is not None and version is not None and version not in hl7.versions:
-            return Issue(
-                "error",
-                "not-supported",
-                f"MSH-12 ({record.position}): version {version!r} is not accepted from "
-                f"{self.spec.centre} (expected {', '.join(hl7.versions)})",
-            )
-        facility = getattr(record, "sending_facility", None)
-        if hl7 is not None and hl7.sending_facility and facility != hl7.sending_facility:
-            return Issue(
-                "error",
-                "not-supported",
-                f"MSH-4 ({record.position}): sending facility {facility!r} is not "
-                f"{self.spec.centre}'s ({hl7.sending_facility!r}): sent to the wrong centre?",
-            )
+        if hl7 is not None:  # only HL7 v2 records have a version and a sending facility
+            problem = self._check_header(record, hl7)
+            if problem is not None:
+                return problem
         if record.rule_key not in self.spec.rules:
             what = {"hl7v2": "message type", "csv": "file kind", "fhir": "resource type"}
             return Issue(
@@ -161,6 +167,25 @@ class Mapper:
                 "not-supported",
                 f"{record.position}: {what.get(record.kind, 'input')} {record.rule_key!r} is "
                 f"not mapped for {self.spec.centre} (mapped: {', '.join(self.spec.rules)})",
+            )
+        return None
+
+    def _check_header(self, record: SourceRecord, hl7: Hl7Settings) -> Issue | None:
+        version = getattr(record, "version", None)
+        if version is not None and version not in hl7.versions:
+            return Issue(
+                "error",
+                "not-supported",
+                f"MSH-12 ({record.position}): version {version!r} is not accepted from "
+                f"{self.spec.centre} (expected {', '.join(hl7.versions)})",
+            )
+        facility = getattr(record, "sending_facility", None)
+        if hl7.sending_facility and facility != hl7.sending_facility:
+            return Issue(
+                "error",
+                "not-supported",
+                f"MSH-4 ({record.position}): sending facility {facility!r} is not "
+                f"{self.spec.centre}'s ({hl7.sending_facility!r}): sent to the wrong centre?",
             )
         return None
 
@@ -183,13 +208,13 @@ class Mapper:
             compiled = self._compiled[id(res)]
             scopes = ev.record.each(res.for_each) if res.for_each else [ROOT]
             for scope in scopes:
-                if compiled.when is not None and dropped(compiled.when(ev, scope)):
+                if compiled.when is not None and compiled.when(ev, scope) is DROP:
                     continue
                 parts: list[str] = []
                 for node, path in compiled.key:
                     before = len(ev.issues)
                     value = node(ev, scope)
-                    if dropped(value):
+                    if value is DROP:
                         if len(ev.issues) == before:  # not already said (e.g. a bad value)
                             ev.problem(
                                 path, f"no value for the {res.type} key", res.type, "required"
@@ -218,7 +243,9 @@ class Mapper:
             body = compiled.template(ev, scope)
             resource: dict[str, Any] = {"resourceType": res.type, "id": res_id}
             if not dropped(body):
-                resource.update((k, v) for k, v in body.items() if k not in ("id", "resourceType"))
+                if "id" in body or "resourceType" in body:
+                    body = {k: v for k, v in body.items() if k not in ("id", "resourceType")}
+                resource.update(body)
             out.resources.append(resource)
         return out
 
@@ -235,8 +262,20 @@ class Mapper:
 
     def unread_warnings(self, record: SourceRecord, rule: MessageRule) -> list[Issue]:
         """Parts of the input neither mapped nor declared ignored: reported, never silent."""
-        patterns = tuple(self.spec.ignore) + tuple(rule.ignore)
-        left = [p for p in record.unread() if not _ignored(patterns, p)]
+        # Per rule, the verdict on each part seen: a feed's parts are a small set.
+        known = self._verdicts.get(id(rule))
+        if known is None or known[0] is not rule or len(known[2]) > 65536:
+            patterns = tuple(self.spec.ignore) + tuple(rule.ignore)
+            known = self._verdicts[id(rule)] = (rule, patterns, {})
+        _, patterns, verdicts = known
+
+        def ignored(part: str) -> bool:
+            verdict = verdicts.get(part)
+            if verdict is None:
+                verdict = verdicts[part] = _ignored(patterns, part)
+            return verdict
+
+        left = [part for part in record.unread(ignored) if not ignored(part)]
         if not left:
             return []
         if len(left) > 40:

@@ -54,7 +54,7 @@ IdFor = Callable[[str, str | None, list[str]], str]
 """(resource type, identity, key parts) -> the deterministic id."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Evaluation:
     """What one unit's templates share: the record, the centre's settings, the aliases
     mapped so far, and the problems found."""
