@@ -18,7 +18,8 @@ corrects them (`scripts/r4_core_rules.py`, ``CONSTRAINT_ERRATA``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -29,10 +30,11 @@ from app.errors import Issue
 from app.validation.bundle_references import document_reference_issues
 from app.validation.core_bindings import load_core_bindings, node_binding_issues
 from app.validation.core_rules import node_rule_issues
+from app.validation.definitions import TypeDef
 from app.validation.invariants import CompiledConstraint, Constraint, ConstraintSet, compile_all
 from app.validation.structural import MAX_ISSUES
 from app.validation.vital_signs import vital_sign_issues
-from app.validation.walk import nodes
+from app.validation.walk import Node, nodes
 
 __all__ = [
     "INVARIANTS_FILE",
@@ -53,6 +55,8 @@ class BaseConstraints:
     skipped: dict[str, str]
     # The same constraints with their per-type plans, cached across resources.
     constraint_set: ConstraintSet
+    # Per type name: which rule families apply to an object of it (`_families`).
+    families: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
 
 
 @cache
@@ -67,21 +71,34 @@ def load_base_constraints() -> BaseConstraints:
     return BaseConstraints(by_path, skipped, ConstraintSet(by_path))
 
 
-def base_issues(resource: dict[str, Any]) -> list[Issue]:
+def base_issues(resource: dict[str, Any], walked: Iterable[Node] | None = None) -> list[Issue]:
     """The invariant, required-binding and prose-rule issues of ``resource`` against base
-    R4 4.0.1, capped at MAX_ISSUES like the structural walk."""
-    constraint_set = load_base_constraints().constraint_set
+    R4 4.0.1, capped at MAX_ISSUES like the structural walk. ``walked``: the resource's
+    nodes when the structural walk has gathered them (`structure_and_nodes`), which saves
+    walking it again."""
+    base = load_base_constraints()
     load_core_bindings()
     issues: list[Issue] = []
     try:
-        for node in nodes(resource):  # one walk for the rule families
-            constraint_set.node_issues(node, issues)
-            node_binding_issues(node, issues)
-            node_rule_issues(node, issues)
-            if node.is_resource and node.typedef.name == "Observation":
-                issues.extend(vital_sign_issues(node))
-            elif node.is_resource and node.typedef.name == "Bundle":
-                issues.extend(document_reference_issues(node))
+        for node in nodes(resource) if walked is None else walked:  # one walk for them all
+            if node.is_resource:
+                base.constraint_set.node_issues(node, issues)
+                node_binding_issues(node, issues)
+                node_rule_issues(node, issues)
+                if node.typedef.name == "Observation":
+                    issues.extend(vital_sign_issues(node))
+                elif node.typedef.name == "Bundle":
+                    issues.extend(document_reference_issues(node))
+            else:
+                # Only the families with a rule for the type: most objects (a Coding, a
+                # CodeableConcept, an Identifier) concern one family or none.
+                invariants, bindings, rules = _families(node.typedef, base)
+                if invariants:
+                    base.constraint_set.node_issues(node, issues)
+                if bindings:
+                    node_binding_issues(node, issues)
+                if rules or "extension" in node.obj or "modifierExtension" in node.obj:
+                    node_rule_issues(node, issues)
             if len(issues) >= MAX_ISSUES:
                 del issues[MAX_ISSUES:]
                 text = f"Base rule checks stopped after {MAX_ISSUES} issues"
@@ -90,6 +107,20 @@ def base_issues(resource: dict[str, Any]) -> list[Issue]:
     except RecursionError:
         issues.append(Issue("error", "structure", "The resource is nested too deeply", ()))
     return issues
+
+
+def _families(typedef: TypeDef, base: BaseConstraints) -> tuple[bool, bool, bool]:
+    """Which rule families look at an object of this type that is not a resource: its
+    invariants, its required bindings, the prose rules (`core_rules` has one for Coding; the
+    extension-context rule applies to any object with extensions, checked per object)."""
+    families = base.families.get(typedef.name)
+    if families is None:
+        families = base.families[typedef.name] = (
+            base.constraint_set.applies_within(typedef),
+            typedef.name in load_core_bindings().by_type,
+            typedef.name == "Coding",
+        )
+    return families
 
 
 def warm_up() -> None:

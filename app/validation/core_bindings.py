@@ -28,7 +28,7 @@ import orjson
 
 from app.errors import Issue
 from app.validation.definitions import TypeDef, load_definitions
-from app.validation.walk import Node, item_paths, nodes
+from app.validation.walk import Node, nodes
 
 __all__ = [
     "BINDINGS_FILE",
@@ -60,9 +60,10 @@ class ValueSetCodes:
 
 @dataclass(frozen=True, slots=True)
 class CoreBindings:
-    """Per owner type, its bound JSON properties: (property, element type, value set)."""
+    """Per owner type, its bound JSON properties: (property, element type, value set,
+    FHIRPath step)."""
 
-    by_type: dict[str, tuple[tuple[str, str, ValueSetCodes], ...]]
+    by_type: dict[str, tuple[tuple[str, str, ValueSetCodes, str], ...]]
     skipped: dict[str, str]
     # The code systems the FHIR specification defines (http://hl7.org/fhir/...): url -> codes
     code_systems: dict[str, frozenset[str]]
@@ -74,13 +75,13 @@ class CoreBindings:
 
 def _bound_properties(
     typedef: TypeDef, bindings: dict[str, str], value_sets: dict[str, ValueSetCodes]
-) -> tuple[tuple[str, str, ValueSetCodes], ...]:
+) -> tuple[tuple[str, str, ValueSetCodes, str], ...]:
     out = []
     for key, el in typedef.elements.items():
         step = f"{el.choice}[x]" if el.choice else key
         url = bindings.get(f"{typedef.name}.{step}")
         if url is not None and el.type_name in ("code", "Coding", "CodeableConcept"):
-            out.append((key, el.type_name, value_sets[url]))
+            out.append((key, el.type_name, value_sets[url], el.step))
     return tuple(out)
 
 
@@ -111,30 +112,30 @@ def load_core_bindings() -> CoreBindings:
     return CoreBindings(by_type, dict(raw["skipped"]), code_systems, search_parameters, contexts)
 
 
-def _coding_issue(coding: Any, vs: ValueSetCodes, where: str) -> Issue | None:
+def _coding_problem(coding: Any, vs: ValueSetCodes) -> str | None:
     if type(coding) is not dict:
         return None
     system, code = coding.get("system"), coding.get("code")
     if type(system) is not str or type(code) is not str or vs.has(system, code):
         return None
-    text = (
-        f"{where}: the code '{system}#{code}' is not in the value set {vs.url} "
+    return (
+        f"the code '{system}#{code}' is not in the value set {vs.url} "
         f"(required binding); allowed: {vs.allowed()}"
     )
-    return Issue("error", "code-invalid", text, (where,))
 
 
-def _check(kind: str, value: Any, vs: ValueSetCodes, where: str) -> Issue | None:
+def _problem(kind: str, value: Any, vs: ValueSetCodes) -> str | None:
+    """What is wrong with one bound value, or None; the caller prefixes the location, so a
+    value that passes costs no path string."""
     if kind == "code":
         if type(value) is not str or value in vs.codes:
             return None
-        text = (
-            f"{where}: the value '{value}' is not in the value set {vs.url} "
+        return (
+            f"the value '{value}' is not in the value set {vs.url} "
             f"(required binding); allowed: {vs.allowed()}"
         )
-        return Issue("error", "code-invalid", text, (where,))
     if kind == "Coding":
-        return _coding_issue(value, vs, where)
+        return _coding_problem(value, vs)
     codings = value.get("coding") if type(value) is dict else None
     if type(codings) is not list:
         return None
@@ -144,11 +145,14 @@ def _check(kind: str, value: Any, vs: ValueSetCodes, where: str) -> Issue | None
     if not usable or any(vs.has(c["system"], c.get("code")) for c in usable):
         return None
     shown = ", ".join(f"'{c['system']}#{c.get('code')}'" for c in usable[:3])
-    text = (
-        f"{where}: none of the codings ({shown}) is in the value set {vs.url} "
+    return (
+        f"none of the codings ({shown}) is in the value set {vs.url} "
         f"(required binding); allowed: {vs.allowed()}"
     )
-    return Issue("error", "code-invalid", text, (where,))
+
+
+def _invalid_code(where: str, problem: str) -> Issue:
+    return Issue("error", "code-invalid", f"{where}: {problem}", (where,))
 
 
 _DATA_ABSENT: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
@@ -195,17 +199,22 @@ def node_binding_issues(node: Node, issues: list[Issue]) -> None:
     if bound is None:
         return
     obj = node.obj
-    for key, kind, vs in bound:
+    for key, kind, vs, step in bound:
         value = obj.get(key)
         if kind == "code" and f"_{key}" in obj:
-            issues.extend(_no_value(obj, key, node.typedef.elements[key].step, node.path, vs))
+            issues.extend(_no_value(obj, key, step, node.path, vs))
         if value is None:
             continue
-        el = node.typedef.elements[key]
-        for item, where in item_paths(value, el, node.path):
-            issue = _check(kind, item, vs, where)
-            if issue is not None:
-                issues.append(issue)
+        if type(value) is not list:
+            problem = _problem(kind, value, vs)
+            if problem is not None:
+                issues.append(_invalid_code(f"{node.path}.{step}", problem))
+            continue
+        for index, item in enumerate(value):
+            if item is not None:
+                problem = _problem(kind, item, vs)
+                if problem is not None:
+                    issues.append(_invalid_code(f"{node.path}.{step}[{index}]", problem))
 
 
 def binding_issues(resource: dict[str, Any]) -> list[Issue]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any, Final
 
 from app.errors import Issue
@@ -92,22 +93,28 @@ def _coding(node: Node) -> Iterator[Issue]:
     system = node.obj.get("system")
     if type(system) is not str:
         return
-    where = f"{node.path}.system"
+    code = node.obj.get("code")
+    for issue_code, step, text in _coding_problems(system, code if type(code) is str else None):
+        yield _error(issue_code, f"{node.path}.{step}", text)
+
+
+@lru_cache(maxsize=4096)
+def _coding_problems(system: str, code: str | None) -> tuple[tuple[str, str, str], ...]:
+    """(issue code, step, text) of what is wrong with a Coding's system and code; remembered,
+    since it depends on the pair alone and a feed repeats the same codings."""
     if not _ABSOLUTE.match(system):
-        yield _error("invalid", where, f"Coding.system must be an absolute URI, not '{system}'")
-    elif system.startswith(_VALUE_SET_BASE):
+        return (("invalid", "system", f"Coding.system must be an absolute URI, not '{system}'"),)
+    if system.startswith(_VALUE_SET_BASE):
         text = f"the Coding names a value set, not a code system ('{system}')"
-        yield _error("invalid", where, text)
-    else:
-        code = node.obj.get("code")
-        if type(code) is not str:
-            return
-        codes = load_core_bindings().code_systems.get(system)
-        if codes is not None and code not in codes:
-            text = f"unknown code '{code}' in the FHIR code system {system} (4.0.1)"
-            yield _error("code-invalid", f"{node.path}.code", text)
-        elif system == SNOMED and (problem := sctid_problem(code)) is not None:
-            yield _error("code-invalid", f"{node.path}.code", problem)
+        return (("invalid", "system", text),)
+    if code is None:
+        return ()
+    codes = load_core_bindings().code_systems.get(system)
+    if codes is not None and code not in codes:
+        text = f"unknown code '{code}' in the FHIR code system {system} (4.0.1)"
+        return (("code-invalid", "code", text),)
+    problem = sctid_problem(code) if system == SNOMED else None
+    return () if problem is None else (("code-invalid", "code", problem),)
 
 
 def _search_parameter(node: Node) -> Iterator[Issue]:

@@ -42,7 +42,7 @@ from app.errors import Issue
 from app.validation import fhirpath_lite
 from app.validation.definitions import TypeDef, load_definitions
 from app.validation.invariant_rules import HAND_COMPILED, Check
-from app.validation.walk import DOMAIN_RESOURCE, Node, item_paths, nodes
+from app.validation.walk import DOMAIN_RESOURCE, NOT_DOMAIN, Node, nodes
 
 __all__ = [
     "CompiledConstraint",
@@ -209,10 +209,13 @@ def _issue(compiled: CompiledConstraint, where: str) -> Issue:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The constraints of one owner type, split into object-level and per-property ones."""
+    """The constraints of one owner type, split into object-level and per-property ones
+    (property name, its FHIRPath step, its constraints)."""
 
     on_object: tuple[CompiledConstraint, ...]
-    on_property: tuple[tuple[str, tuple[CompiledConstraint, ...]], ...]
+    on_property: tuple[tuple[str, str, tuple[CompiledConstraint, ...]], ...]
+    # A DomainResource: the DomainResource constraints run on it too (when it is a resource).
+    domain: bool
 
 
 def _plan(
@@ -225,8 +228,12 @@ def _plan(
         step = f"{el.choice}[x]" if el.choice else key
         found = constraints_by_path.get(f"{typedef.name}.{step}")
         if found:
-            on_property.append((key, tuple(found)))
-    return _Plan(tuple(constraints_by_path.get(typedef.name, ())), tuple(on_property))
+            on_property.append((key, el.step, tuple(found)))
+    return _Plan(
+        tuple(constraints_by_path.get(typedef.name, ())),
+        tuple(on_property),
+        typedef.name not in NOT_DOMAIN,
+    )
 
 
 class ConstraintSet:
@@ -238,20 +245,39 @@ class ConstraintSet:
         self.domain = tuple(constraints_by_path.get(DOMAIN_RESOURCE, ()))
         self.plans: dict[str, _Plan] = {}
 
+    def _plan(self, typedef: TypeDef) -> _Plan:
+        plan = self.plans[typedef.name] = _plan(typedef, self.by_path)
+        return plan
+
+    def applies_within(self, typedef: TypeDef) -> bool:
+        """Whether any constraint applies to an object of this type that is not a resource."""
+        plan = self.plans.get(typedef.name) or self._plan(typedef)
+        return bool(plan.on_object or plan.on_property)
+
     def node_issues(self, node: Node, issues: list[Issue]) -> None:
-        """Append the violations at one walked node (its object and its properties)."""
-        plan = self.plans.get(node.typedef.name)
-        if plan is None:
-            plan = self.plans[node.typedef.name] = _plan(node.typedef, self.by_path)
-        if node.is_domain_resource:
-            _run(self.domain, node.obj, node, node.path, issues)
-        _run(plan.on_object, node.obj, node, node.path, issues)
-        for key, constraints in plan.on_property:
-            value = node.obj.get(key)
-            if value is not None:
-                el = node.typedef.elements[key]
-                for item, where in item_paths(value, el, node.path):
-                    _run(constraints, item, node, where, issues)
+        """Append the violations at one walked node (its object and its properties).
+        Locations are only built for a violation: nearly every check passes."""
+        plan = self.plans.get(node.typedef.name) or self._plan(node.typedef)
+        obj = node.obj
+        if node.is_resource and plan.domain:
+            _run(self.domain, obj, node, node.path, issues)
+        if plan.on_object:
+            _run(plan.on_object, obj, node, node.path, issues)
+        for key, step, constraints in plan.on_property:
+            value = obj.get(key)
+            if value is None:
+                continue
+            if type(value) is not list:
+                for compiled in constraints:
+                    if not compiled.check(value, node):
+                        issues.append(_issue(compiled, f"{node.path}.{step}"))
+                continue
+            for index, item in enumerate(value):
+                if item is None:
+                    continue
+                for compiled in constraints:
+                    if not compiled.check(item, node):
+                        issues.append(_issue(compiled, f"{node.path}.{step}[{index}]"))
 
 
 def evaluate(

@@ -189,47 +189,94 @@ def _day_exists(value: str) -> bool:
     return day <= calendar.monthrange(year, month)[1]
 
 
+class _Passed:
+    """Values a string check has already accepted: the verdict depends on the value alone,
+    and a feed repeats the same codes, systems and displays in every resource, so a set
+    lookup replaces the regex. Bounded (cleared when full) and only short values are kept."""
+
+    __slots__ = ("values",)
+
+    LIMIT: Final = 4096
+    MAX_CHARS: Final = 200
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if len(value) <= self.MAX_CHARS:
+            if len(self.values) >= self.LIMIT:
+                self.values.clear()
+            self.values.add(value)
+
+
 def _string_checker(prim: Primitive) -> Checker:
     """A one-call fast path per kind of string primitive; `_string_finding` explains failures."""
-    regex, name = prim.regex, prim.name
-    max_length = prim.max_length or INT32_MAX
+    if prim.name in ("string", "markdown"):
+        return _text_checker(prim)
+    if prim.regex is None or prim.name == "base64Binary":
 
-    def explain(value: Any) -> Finding | None:
+        def explain(value: Any) -> Finding | None:
+            return _string_finding(prim, value)
+
+        return explain
+    if prim.name in _TEMPORAL_FORMS:
+        return _temporal_checker(prim, prim.regex)
+    return _form_checker(prim, prim.regex)
+
+
+def _text_checker(prim: Primitive) -> Checker:
+    max_length = prim.max_length or INT32_MAX
+    trims = prim.name == "string"
+    bad_char = _STRING_BAD_CHAR.search
+    passed = _Passed()
+    seen, remember = passed.values, passed.add
+
+    def check_text(value: Any) -> Finding | None:
+        if type(value) is str and value in seen:
+            return None
+        if (
+            type(value) is str
+            and value
+            and len(value) <= max_length
+            and bad_char(value) is None
+            and not (trims and (value[0] in _WS or value[-1] in _WS))
+        ):
+            remember(value)
+            return None
         return _string_finding(prim, value)
 
-    if name in ("string", "markdown"):
-        trims = name == "string"
-        bad_char = _STRING_BAD_CHAR.search
+    return check_text
 
-        def check_text(value: Any) -> Finding | None:
-            if (
-                type(value) is str
-                and value
-                and len(value) <= max_length
-                and bad_char(value) is None
-                and not (trims and (value[0] in _WS or value[-1] in _WS))
-            ):
-                return None
-            return _string_finding(prim, value)
 
-        return check_text
-    if regex is None or name == "base64Binary":
-        return explain
+def _temporal_checker(prim: Primitive, regex: re.Pattern[str]) -> Checker:
     fullmatch = regex.fullmatch
-    if name in _TEMPORAL_FORMS:
+    passed = _Passed()
+    seen, remember = passed.values, passed.add
 
-        def check_temporal(value: Any) -> Finding | None:
-            if (
-                type(value) is str
-                and fullmatch(value) is not None
-                and (len(value) < 10 or value[8:10] < "29")
-            ):
-                return None
-            return _string_finding(prim, value)
+    def check_temporal(value: Any) -> Finding | None:
+        if type(value) is str and value in seen:
+            return None
+        if (
+            type(value) is str
+            and fullmatch(value) is not None
+            and (len(value) < 10 or value[8:10] < "29")
+        ):
+            remember(value)
+            return None
+        return _string_finding(prim, value)
 
-        return check_temporal
+    return check_temporal
+
+
+def _form_checker(prim: Primitive, regex: re.Pattern[str]) -> Checker:
+    max_length = prim.max_length or INT32_MAX
+    fullmatch = regex.fullmatch
+    passed = _Passed()
+    seen, remember = passed.values, passed.add
 
     def check_form(value: Any) -> Finding | None:
+        if type(value) is str and value in seen:
+            return None
         if (
             type(value) is str
             and value
@@ -237,6 +284,7 @@ def _string_checker(prim: Primitive) -> Checker:
             and fullmatch(value) is not None
             and not value.startswith(_URI_PREFIXES_TO_CHECK)
         ):
+            remember(value)
             return None
         return _string_finding(prim, value)
 

@@ -32,8 +32,11 @@ __all__ = ["BindingCheck", "binding_issues"]
 _TEXT_KINDS = frozenset({"code", "string", "uri"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BindingCheck:
+    """One coded value the walk met under a binding (not frozen: one is built per value, and
+    a frozen dataclass pays ``object.__setattr__`` per field)."""
+
     binding: Binding
     kind: str  # FHIR type code: code, Coding, CodeableConcept, Quantity, string, uri
     value: Any
@@ -69,6 +72,14 @@ def _codes(local: LocalTerminology, url: str) -> tuple[frozenset[str], frozenset
     """(systems, codes) of a local ValueSet: for bare codes and the extensible rule."""
     pairs = local.value_set_codes(url)
     return frozenset(s for s, _ in pairs), frozenset(c for _, c in pairs)
+
+
+@lru_cache(maxsize=4096)
+def _verdict(local: LocalTerminology, request: ValidateCodeRequest) -> ValidateCodeResult:
+    """The local content's verdict on one request, remembered as `_codes` is: the content is
+    fixed for the process, and a feed sends the same codes in resource after resource. (A
+    request that raises is not remembered: it is asked again, and reported again.)"""
+    return local.validate_code_in_value_set_sync(request)
 
 
 def _reroot(issue: Issue, path: str, kind: str) -> tuple[str, ...]:
@@ -172,7 +183,7 @@ class _Checker:
             for check, request in pending:
                 result: ValidateCodeResult | BaseException
                 try:
-                    result = self.local.validate_code_in_value_set_sync(request)
+                    result = _verdict(self.local, request)
                 except Exception as exc:  # reported as a warning: never a 500 from a binding
                     result = exc
                 self.outcome(check, request, result)

@@ -45,14 +45,25 @@ def _primitive_suffixes() -> dict[str, str]:
 def contains_pattern(instance: Any, pattern: Any) -> bool:
     """FHIR pattern[x] matching: every pattern property present with a matching value, and for
     arrays every pattern item matched by some instance item."""
+    # Plain loops rather than all()/any() over generators: slicing calls this per item and
+    # per slice, and it recurses through every level of the pattern.
     if type(pattern) is dict:
-        return type(instance) is dict and all(
-            k in instance and contains_pattern(instance[k], v) for k, v in pattern.items()
-        )
+        if type(instance) is not dict:
+            return False
+        for k, v in pattern.items():
+            if k not in instance or not contains_pattern(instance[k], v):
+                return False
+        return True
     if type(pattern) is list:
-        return type(instance) is list and all(
-            any(contains_pattern(i, p) for i in instance) for p in pattern
-        )
+        if type(instance) is not list:
+            return False
+        for p in pattern:
+            for i in instance:
+                if contains_pattern(i, p):
+                    break
+            else:
+                return False
+        return True
     if type(instance) is type(pattern):
         return bool(instance == pattern)
     numbers = (int, float)
@@ -96,12 +107,16 @@ class _Walk:
     # -- elements --------------------------------------------------------------------------
 
     def element(self, node: Node, obj: dict[str, Any], path: str) -> None:
+        where = f"{path}.{node.name}"
         if node.choice_prefix:
             items = self.choice_items(node, obj, path)
-            where = f"{path}.{node.name}"
         else:
-            where = f"{path}.{node.name}"
-            items = _items(obj, node.name, where, node.types[0] if node.types else None)
+            value = obj.get(node.name)
+            type_code = node.types[0] if node.types else None
+            if value is None or type(value) is list:
+                items = _items(obj, node.name, where, type_code)
+            else:
+                items = [(value, where, type_code)]  # the common case, without a call
         count = len(items)
         if count < node.min:
             text = f"{where}: minimum required = {node.min}, but only found {count}"
@@ -166,8 +181,21 @@ class _Walk:
                 text = f"{path}: extension definition {node.ext_profile} is not known here"
                 self.report("warning", "not-found", path, text)
         if node.children and type(value) is dict:
-            for child in node.children.values():
-                self.element(child, value, path)
+            self.children(node, value, path)
+
+    def children(self, node: Node, value: dict[str, Any], path: str) -> None:
+        """Each child element but those that cannot say anything here, which are most of
+        them: visiting one costs a call, a path and a list."""
+        for child in node.children.values():
+            present = value.get(child.name)
+            if present is None:
+                if child.quiet_absent and f"_{child.name}" not in value:
+                    continue  # absent, and nothing to say about that
+            elif child.quiet_present:
+                count = len(present) if type(present) is list else 1
+                if count > 0 and child.min <= count and (child.max < 0 or count <= child.max):
+                    continue  # nothing to check in the values, and the count is right
+            self.element(child, value, path)
 
     # -- slicing ---------------------------------------------------------------------------
 
@@ -262,7 +290,11 @@ def _match(node: Node, value: Any, type_code: str | None) -> int | None:
             if d.kind == "exists":
                 if bool(found) != d.expected:
                     break
-            elif not any(contains_pattern(v, d.expected) for v in found):
+                continue
+            for v in found:
+                if contains_pattern(v, d.expected):
+                    break
+            else:
                 break
         else:
             return index

@@ -331,6 +331,21 @@ def _prune(node: Node) -> bool:
         or node.slicing_rules == "closed"
         or (node.choice_keys is not None)
     )
+    node.quiet_absent = (
+        node.min <= 0 and not node.must_support and not node.slices and not node.choice_prefix
+    )
+    node.quiet_present = (
+        not node.choice_prefix
+        and not node.slices
+        and node.slicing_rules != "closed"
+        and node.fixed is None
+        and node.pattern is None
+        and not node.target_profiles  # the registry resolves these into `targets`
+        and node.binding is None
+        and not node.invariants
+        and node.ext_profile is None
+        and not node.children
+    )
     return node.active
 
 

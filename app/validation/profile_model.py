@@ -78,6 +78,12 @@ class Node:
     card_rule: bool = False
     # Whether this node or anything under it has a rule; pruned away otherwise.
     active: bool = True
+    # Nothing is said of this element when it is absent (no minimum, not must-support, no
+    # slices, not a choice), so the walk need not visit it then; set last, by the compiler.
+    quiet_absent: bool = False
+    # No rule on its values or under them (no slices, fixed or pattern value, binding,
+    # target, invariant, extension definition or child): present, only its count matters.
+    quiet_present: bool = False
 
 
 @dataclass(slots=True, eq=False)

@@ -13,6 +13,7 @@ including FHIRPath's empty-means-holds cases (a Quantity without a system, say).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Final
 
 from app.model.nhs_number import is_valid
@@ -64,6 +65,12 @@ def _nhs_number(value: Any, _node: Node) -> bool:
     number = value.get("value")
     if type(number) is not str:
         return True  # `matches` on nothing is empty: the whole `and` is empty or false
+    return _valid_nhs_number(number)
+
+
+@lru_cache(maxsize=4096)
+def _valid_nhs_number(number: str) -> bool:
+    """Remembered: a feed sends the same patient's number in message after message."""
     return _TEN_DIGITS.search(number) is not None and is_valid(number)
 
 

@@ -38,8 +38,9 @@ from typing import Any, Final
 from app.errors import Issue
 from app.validation.definitions import Definitions, ElementDef, TypeDef, load_definitions
 from app.validation.primitives import Finding, json_kind, show
+from app.validation.walk import Node
 
-__all__ = ["MAX_ISSUES", "validate_structure"]
+__all__ = ["MAX_ISSUES", "structure_and_nodes", "validate_structure"]
 
 # Enough for anyone to act on; stops a 50 MB broken Bundle producing a 50 MB outcome.
 MAX_ISSUES: Final = 1000
@@ -54,14 +55,23 @@ class _TooManyIssues(Exception):
 
 
 class _Walker:
-    """One validation run: the definitions and the issues found so far."""
+    """One validation run: the definitions and the issues found so far.
 
-    __slots__ = ("defs", "element_type", "issues")
+    With ``collect``, it also records the typed objects it passes, exactly as
+    `walk.nodes` yields them (same order, paths and resources), so the rule layers need
+    not walk the resource a second time."""
 
-    def __init__(self, defs: Definitions) -> None:
+    __slots__ = ("defs", "element_type", "issues", "nodes", "owner", "root")
+
+    def __init__(self, defs: Definitions, collect: bool = False) -> None:
         self.defs = defs
         self.element_type = defs.types["Element"]
         self.issues: list[Issue] = []
+        self.nodes: list[Node] | None = [] if collect else None
+        # The resource being walked (%resource) and the outermost of its contained chain
+        # (%rootResource): what a collected node carries.
+        self.owner: dict[str, Any] = {}
+        self.root: dict[str, Any] = {}
 
     def report(self, code: str, path: str, text: str, severity: str = "error") -> None:
         self.issues.append(Issue(severity, code, text, (path,)))
@@ -74,7 +84,13 @@ class _Walker:
 
     # -- resources -------------------------------------------------------------------------
 
-    def resource(self, resource: Any, prefix: str | None, expected: str = "Resource") -> None:
+    def resource(
+        self,
+        resource: Any,
+        prefix: str | None,
+        expected: str = "Resource",
+        contained: bool = False,
+    ) -> None:
         where = prefix or _UNKNOWN_ROOT
         if type(resource) is not dict:
             self.report(
@@ -102,7 +118,20 @@ class _Walker:
         else:
             rid = resource.get("id")
             path = f"{prefix}/*{resource_type}/{rid if type(rid) is str else 'null'}*/"
-        self.object(resource, typedef, path, is_resource=True)
+        if self.nodes is None:
+            self.object(resource, typedef, path, is_resource=True)
+            return
+        # A contained resource keeps its container as %rootResource; the validated resource,
+        # a Bundle entry or a Parameters resource stands alone.
+        owner, root = self.owner, self.root
+        self.owner = resource
+        if prefix is None or not contained:
+            self.root = resource
+        self.nodes.append(Node(typedef, resource, path, resource, self.root, True))
+        try:
+            self.object(resource, typedef, path, is_resource=True)
+        finally:
+            self.owner, self.root = owner, root
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -221,7 +250,7 @@ class _Walker:
                 return  # ["a", null] with "_given": [null, {...}]
             self.report("structure", path, f"{path}: null is not allowed; omit the element")
         elif el.is_resource:
-            self.resource(value, path, el.type_name)
+            self.resource(value, path, el.type_name, el.name == "contained")
         elif type(value) is not dict:
             kind = f"{json_kind(value)} {show(value)}"
             text = f"{path}: expected a JSON object for {el.type_name}, got {kind}"
@@ -230,6 +259,8 @@ class _Walker:
             self.report("structure", path, f"{path}: an object cannot be empty; omit the element")
         else:
             assert el.complex is not None
+            if self.nodes is not None:
+                self.nodes.append(Node(el.complex, value, path, self.owner, self.root))
             self.object(value, el.complex, path)
 
     # -- `_name` siblings and extensions ---------------------------------------------------
@@ -267,7 +298,13 @@ class _Walker:
         elif not value:
             self.report("structure", path, f"{path}: '{key}' cannot be an empty object")
         else:
-            self.object(value, self.element_type, path)
+            # What sits under a `_name` sibling is no node of the rule walk (`walk.nodes`
+            # steps over those keys), so nothing in it is collected.
+            collected, self.nodes = self.nodes, None
+            try:
+                self.object(value, self.element_type, path)
+            finally:
+                self.nodes = collected
             if not has_value and len(value) == 1 and "id" in value:
                 self.report("invariant", path, f"ele-1: {path} has an id but no value or extension")
 
@@ -303,6 +340,21 @@ def _unknown_resource_type(resource_type: str, defs: Definitions) -> str:
 def validate_structure(resource: dict[str, Any]) -> list[Issue]:
     """Every structural problem in `resource` against base R4 4.0.1; empty means valid."""
     walker = _Walker(load_definitions())
+    _run(walker, resource)
+    return walker.issues
+
+
+def structure_and_nodes(resource: dict[str, Any]) -> tuple[list[Issue], list[Node] | None]:
+    """`validate_structure`'s issues, and the nodes `walk.nodes(resource)` would yield,
+    gathered on the same pass; None when the walk stopped early (too many issues, too deep),
+    since the list is then incomplete."""
+    walker = _Walker(load_definitions(), collect=True)
+    finished = _run(walker, resource)
+    return walker.issues, walker.nodes if finished else None
+
+
+def _run(walker: _Walker, resource: dict[str, Any]) -> bool:
+    """Walk ``resource``; False if the walk was cut short (its issue says why)."""
     try:
         walker.resource(resource, None)
     except _TooManyIssues:
@@ -311,4 +363,6 @@ def validate_structure(resource: dict[str, Any]) -> list[Issue]:
     except RecursionError:
         text = "The resource is nested too deeply to validate"
         walker.issues.append(Issue("error", "structure", text, ()))
-    return walker.issues
+    else:
+        return True
+    return False

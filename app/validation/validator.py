@@ -21,7 +21,7 @@ from app.terminology.service import TerminologyService
 from app.validation.base_rules import base_issues
 from app.validation.profile_check import check_profile
 from app.validation.profiles import HL7_SD, CompiledProfile, ProfileRegistry
-from app.validation.structural import validate_structure
+from app.validation.structural import structure_and_nodes
 
 __all__ = ["MODES", "Validator"]
 
@@ -75,10 +75,10 @@ class Validator:
         known_type = resource_type if isinstance(resource_type, str) else None
         resolved = [self.resolve(url, known_type) for url in dict.fromkeys(profiles)]
         wanted = [p for p in resolved if p is not None]
-        issues = validate_structure(resource)
+        issues, walked = structure_and_nodes(resource)
         if any(i.severity in ("error", "fatal") for i in issues):
             return issues
-        issues.extend(base_issues(resource))
+        issues.extend(base_issues(resource, walked))
         issues.extend(await self._profiles(resource, resource["resourceType"], wanted))
         if resource["resourceType"] == "Bundle":
             for index, entry in enumerate(resource.get("entry") or ()):
@@ -112,16 +112,17 @@ class Validator:
         issues: list[Issue] = []
         resource_type = resource["resourceType"]
         for index, url in enumerate(urls or ()):
-            where = f"{path}.meta.profile[{index}]"
             profile = self.registry.get(url)
+            if profile is not None and profile.type == resource_type and profile.kind == "resource":
+                found.append(profile)
+                continue
             if profile is None and _is_core(url, resource_type):
                 continue  # the core definition of its own type: what the base rules check
+            where = f"{path}.meta.profile[{index}]"
             if profile is None:
                 text = f"{where}: profile '{url}' is not known here; not checked"
                 issues.append(Issue("warning", "not-found", text, (where,)))
-            elif profile.type != resource_type or profile.kind != "resource":
+            else:
                 text = f"{where}: '{url}' is a profile of {profile.type}, not {resource_type}"
                 issues.append(Issue("error", "invalid", text, (where,)))
-            else:
-                found.append(profile)
         return found, issues

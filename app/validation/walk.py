@@ -18,16 +18,19 @@ from typing import Any, Final
 
 from app.validation.definitions import ElementDef, TypeDef, load_definitions
 
-__all__ = ["DOMAIN_RESOURCE", "Node", "item_paths", "nodes"]
+__all__ = ["DOMAIN_RESOURCE", "NOT_DOMAIN", "Node", "item_paths", "nodes"]
 
 DOMAIN_RESOURCE: Final = "DomainResource"
 # The three R4 resources that are not DomainResources (no text, contained, extension).
 NOT_DOMAIN: Final = frozenset({"Bundle", "Parameters", "Binary"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Node:
-    """A JSON object of a known R4 type: a resource, a backbone element or a complex value."""
+    """A JSON object of a known R4 type: a resource, a backbone element or a complex value.
+
+    Not frozen: a frozen dataclass pays ``object.__setattr__`` per field, and one is built
+    for every object of every validated resource. Nothing changes a node once built."""
 
     typedef: TypeDef
     obj: dict[str, Any]
@@ -62,7 +65,18 @@ def nodes(resource: Any) -> Iterator[Node]:
     typedef = _resource_type(resource)
     if typedef is None:
         return
-    yield from _walk(resource, typedef, typedef.name, resource, resource, is_resource=True)
+    # An explicit stack, not nested generators: a node deep in the tree would otherwise pass
+    # through one suspended generator per level on its way out. Children are pushed in
+    # reverse, so they come off in document order, as a recursive walk would yield them.
+    stack = [Node(typedef, resource, typedef.name, resource, resource, True)]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        yield node
+        children = _children(node)
+        if children:
+            children.reverse()
+            push(children)
 
 
 def _resource_type(resource: dict[str, Any]) -> TypeDef | None:
@@ -70,33 +84,37 @@ def _resource_type(resource: dict[str, Any]) -> TypeDef | None:
     return load_definitions().resource(name) if type(name) is str else None
 
 
-def _walk(
-    obj: dict[str, Any],
-    typedef: TypeDef,
-    path: str,
-    resource: dict[str, Any],
-    root: dict[str, Any],
-    *,
-    is_resource: bool = False,
-) -> Iterator[Node]:
-    yield Node(typedef, obj, path, resource, root, is_resource)
-    elements = typedef.elements
-    for key, value in obj.items():
+def _children(node: Node) -> list[Node]:
+    """The typed objects directly inside ``node``, in document order."""
+    found: list[Node] = []
+    elements = node.typedef.elements
+    path, resource, root = node.path, node.resource, node.root
+    for key, value in node.obj.items():
         el = elements.get(key)
-        if el is None or el.primitive is not None:
+        if el is None or el.primitive is not None or value is None:
             continue
-        for item, where in item_paths(value, el, path):
-            if type(item) is not dict or not item:
-                continue
+        where = f"{path}.{el.step}"
+        if type(value) is list:
+            items = [
+                (item, f"{where}[{index}]")
+                for index, item in enumerate(value)
+                if type(item) is dict and item
+            ]
+        elif type(value) is dict and value:
+            items = [(value, where)]
+        else:
+            continue
+        for item, at in items:
             if el.is_resource:
                 nested = _resource_type(item)
                 if nested is None:
                     continue
                 rid = item.get("id")
-                at = f"{where}/*{nested.name}/{rid if type(rid) is str else 'null'}*/"
+                marked = f"{at}/*{nested.name}/{rid if type(rid) is str else 'null'}*/"
                 # A contained resource keeps its container as %rootResource; a Bundle entry
                 # or Parameters resource stands alone.
                 nested_root = root if key == "contained" else item
-                yield from _walk(item, nested, at, item, nested_root, is_resource=True)
+                found.append(Node(nested, item, marked, item, nested_root, True))
             elif el.complex is not None:
-                yield from _walk(item, el.complex, where, resource, root)
+                found.append(Node(el.complex, item, at, resource, root))
+    return found
