@@ -45,8 +45,13 @@ _NOISE = ("dom-6:",)
 """Warnings every mapped resource would carry (no narrative): not worth a line per unit."""
 _VERDICTS = 4096
 """Validation verdicts remembered (least recently used dropped)."""
-CHUNK = 50
-"""Units per write transaction: one commit per unit would bound ingest by fsyncs."""
+CHUNK = 100
+"""Units per write transaction: one commit per unit would bound ingest by fsyncs, and index
+inserts keyed by random ids dirty a page each, so a larger transaction writes fewer pages per
+unit (100 against 50: about 6 % more units/s). The write lock is held only for the writes
+(mapping and validation happen before), about 40 ms for 100 units."""
+LOG_BATCH = 200
+"""Units logged per transaction before they are mapped."""
 _RETRIES = 3
 
 
@@ -119,7 +124,7 @@ class Ingestor:
             receipts.append(receipt)
             for piece in cut(spec, content, transport=transport, source_name=source_name):
                 batch.append((receipt, piece))
-                if len(batch) >= CHUNK * 4:
+                if len(batch) >= LOG_BATCH:
                     await flush(len(receipts) - 1)
         if batch:
             await flush(len(receipts))
@@ -318,7 +323,7 @@ class Ingestor:
         while True:
             async with self.ctx.db.read() as conn:
                 pending = await ingest_log.list_units(
-                    conn, status=ingest_log.RECEIVED, limit=CHUNK * 4
+                    conn, status=ingest_log.RECEIVED, limit=LOG_BATCH
                 )
             if not pending:
                 return reports
