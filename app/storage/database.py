@@ -200,9 +200,14 @@ class PgConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, conn: asyncpg.Connection, timeout: float | None = None) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, timeout: float | None = None, lock_prefix: str = ""
+    ) -> None:
         self._conn = conn
         self._timeout = timeout
+        self._lock_prefix = lock_prefix
+        """Advisory locks are per database, not per schema: deployments (or test runs)
+        sharing a database in different schemas must not wait on each other's keys."""
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
@@ -250,10 +255,12 @@ class PgConnection:
             await self._conn.copy_records_to_table(table, records=rows, columns=list(columns))
 
     async def lock(self, key: str) -> None:
-        await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(key))
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock($1)", lock_key(self._lock_prefix + key)
+        )
 
     async def lock_many(self, keys: Sequence[str]) -> None:
-        ordered = sorted({lock_key(k) for k in keys})
+        ordered = sorted({lock_key(self._lock_prefix + k) for k in keys})
         if ordered:
             await self._conn.execute(_LOCK_MANY, ordered)
 
@@ -413,6 +420,7 @@ class PgDatabase:
         self.schema = schema
         self.pool_size = pool_size
         self.query_timeout = query_timeout or None
+        self._lock_prefix = f"{schema}:" if schema else ""
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -438,13 +446,13 @@ class PgDatabase:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         async with self._get_pool().acquire() as conn:
-            yield PgConnection(conn, self.query_timeout)
+            yield PgConnection(conn, self.query_timeout, self._lock_prefix)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
         try:
             async with self._get_pool().acquire() as conn, conn.transaction():
-                yield PgConnection(conn)
+                yield PgConnection(conn, lock_prefix=self._lock_prefix)
         except (
             asyncpg.exceptions.DeadlockDetectedError,
             asyncpg.exceptions.SerializationError,
