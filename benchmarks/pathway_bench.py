@@ -213,6 +213,8 @@ async def _run_backend(backend: str, pg_url: str, args: argparse.Namespace) -> F
             figures.incremental_messages, figures.incremental_seconds = messages, seconds
             messages, seconds = await _incremental(ingestor, _feeds(SMALL, SMALL_SEED + 1), 100)
             figures.batched_messages, figures.batched_seconds = messages, seconds
+            if args.skip_metrics:
+                return figures
             figures.metric_episodes = await _clone_episodes(ctx, args.metrics_episodes)
             figures.metrics = await _metrics(app)
             harness.log(
@@ -297,7 +299,14 @@ def main() -> int:
     )
     parser.add_argument("--output", type=Path, default=harness.ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--skip-metrics",
+        action="store_true",
+        help="derivation figures only (no episode cloning, no metrics queries)",
+    )
     args = parser.parse_args()
+    if args.skip_metrics and not args.no_write:
+        parser.error("--skip-metrics leaves the metrics table empty: use it with --no-write")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     figures = [

@@ -21,12 +21,14 @@ import orjson
 
 from app.fhir import writes
 from app.fhir.context import FhirContext
+from app.model import fhir_json
 from app.pathway import codes, episode_rows
 from app.pathway.careplan import render
 from app.pathway.derive import derive
 from app.pathway.model import Episode
+from app.search.dates import format_instant
 from app.storage.database import Connection
-from app.storage.store import PATHWAY_SOURCES, WriteTx
+from app.storage.store import PATHWAY_SOURCES, StoredVersion, WriteTx
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +120,6 @@ async def load_raw(
     return patients, about
 
 
-async def _careplans_of(conn: Connection, patient_ids: Sequence[str]) -> dict[str, list[str]]:
-    rows = await conn.fetch(
-        "SELECT patient_id, careplan_id FROM pathway_episode "
-        f"WHERE patient_id IN ({_marks(len(patient_ids))})",
-        *patient_ids,
-    )
-    out: dict[str, list[str]] = {}
-    for patient_id, careplan_id in rows:
-        out.setdefault(patient_id, []).append(careplan_id)
-    return out
-
-
 def episodes_of(patient: dict[str, Any] | None, resources: list[dict[str, Any]]) -> list[Episode]:
     if patient is None:
         return []
@@ -171,6 +161,21 @@ async def _learn_organizations(conn: Connection) -> None:
     _organizations_seen[:] = [state]
 
 
+def _stored_as(current: StoredVersion, careplan: dict[str, Any]) -> bool:
+    """Whether the current version is already byte for byte what ``writes.update`` would
+    store for ``careplan`` at that version: an update that would keep the version anyway,
+    found without its parse and compare of the stored JSON. Anything else (a changed or new
+    CarePlan, or stored bytes formatted otherwise) goes through ``writes.update``."""
+    if current.deleted or current.content is None:
+        return False
+    meta = dict(careplan.get("meta") or {})
+    meta["versionId"] = str(current.version_id)
+    meta["lastUpdated"] = format_instant(current.last_updated)
+    stamped = {"resourceType": careplan["resourceType"], "id": careplan["id"], "meta": meta}
+    stamped.update((k, v) for k, v in careplan.items() if k not in stamped)
+    return fhir_json.dumps(stamped) == current.content
+
+
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """A batch allocates tens of thousands of short-lived dicts, each tripping the cyclic
@@ -194,22 +199,33 @@ async def _write(
     conn = await tx.connection()
     await _learn_organizations(conn)
     patients, about = await load_raw(conn, ids)
-    before = await _careplans_of(conn, ids)
+    before = await episode_rows.stored(conn, ids)
     with _collector_paused():
         computed = compute([(pid, patients.get(pid), about[pid]) for pid in ids])
     now = ctx.now()
     episodes = [e for _, found, _ in computed for e in found]
     careplans = [c for _, _, rendered in computed for c in rendered]
     keep = {c["id"] for c in careplans}
-    stale = [cid for pid in ids for cid in before.get(pid, []) if cid not in keep]
+    stale = [cid for pid in ids for cid in before.get(pid, {}) if cid not in keep]
     await tx.prefetch([("CarePlan", c["id"]) for c in careplans] + [("CarePlan", s) for s in stale])
     for careplan in careplans:
+        current = await tx.current("CarePlan", careplan["id"])
+        if current is not None and _stored_as(current, careplan):
+            result.written += current.last_updated == now  # as writes.update counts it
+            continue
         outcome = await writes.update(tx, careplan, careplan["id"], now=now)
         result.written += outcome.last_updated == now
     for careplan_id in stale:
         await writes.delete(tx, "CarePlan", careplan_id, now=now)
     conn = await tx.connection()
-    await episode_rows.replace(conn, ids, episodes)
+    changed = [
+        (pid, found)
+        for pid, found, _ in computed
+        if not episode_rows.unchanged(found, before.get(pid, {}))
+    ]
+    await episode_rows.replace(
+        conn, [pid for pid, _ in changed], [e for _, found in changed for e in found]
+    )
     await conn.executemany(_DONE, sorted(queued))  # the order writers lock them in
     result.patients += len(ids)
     result.episodes += len(episodes)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.ingest.mapping.engine import NAMESPACE
@@ -49,8 +50,9 @@ def derive(patient: dict[str, Any], resources: Sequence[dict[str, Any]]) -> list
     """Every episode of ``patient``; none for a Patient merged into another."""
     if merged_away(patient):
         return []
-    facts = _facts(resources)
-    conditions = [r for r in _latest(resources) if r.get("resourceType") == "Condition"]
+    latest = _latest(resources)
+    facts = _facts(latest)
+    conditions = [r for r in latest if r.get("resourceType") == "Condition"]
     groups = _group(patient, facts)
     return [
         _episode(patient, number, group, conditions) for number, group in enumerate(groups, start=1)
@@ -83,11 +85,11 @@ def _latest(resources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [best[k] for k in sorted(best)]
 
 
-def _facts(resources: Sequence[dict[str, Any]]) -> list[Fact]:
-    """Facts in order, without duplicates: an Appointment that an Encounter of the same start
-    records (King's sends both), and a second record of the same event (same kind, stage,
-    minute and centre) from another resource."""
-    found = sorted((f for r in _latest(resources) if (f := fact(r))), key=lambda f: f.key)
+def _facts(latest: list[dict[str, Any]]) -> list[Fact]:
+    """Facts in order (of ``_latest`` resources), without duplicates: an Appointment that an
+    Encounter of the same start records (King's sends both), and a second record of the same
+    event (same kind, stage, minute and centre) from another resource."""
+    found = sorted((f for r in latest if (f := fact(r))), key=lambda f: f.key)
     encounters = {f.at for f in found if f.ref.startswith("Encounter/")}
     out: list[Fact] = []
     seen: set[tuple[Any, ...]] = set()
@@ -122,7 +124,7 @@ def _closed(patient: dict[str, Any], group: list[Fact], day: str) -> bool:
     refs = [f for f in group if f.kind == "referral"]
     if refs and not any(f.live for f in refs):
         return True
-    ended = _episode(patient, 0, group, []).ended
+    ended = _course(patient, group).ended
     return ended is not None and ended <= day
 
 
@@ -133,10 +135,33 @@ def _death(patient: dict[str, Any]) -> tuple[bool, str | None]:
     return patient.get("deceasedBoolean") is True, None
 
 
-def _episode(
-    patient: dict[str, Any], number: int, group: list[Fact], conditions: list[dict[str, Any]]
-) -> Episode:
-    patient_id = str(patient.get("id"))
+@dataclass(slots=True)
+class _Course:
+    """How an episode ran, from its facts: all that grouping needs (``ended``), and what the
+    rest of an ``Episode`` is built from."""
+
+    referrals: list[Fact]
+    live: list[Fact]
+    live_refs: list[Fact]
+    anchor: Fact
+    first_ref: Fact
+    first_tx: Fact | None
+    treated_at: Any
+    modality: str | None
+    repair: bool | None
+    follow: list[Fact]
+    mdts: list[Fact]
+    decision: str | None
+    exit_: str | None
+    decided: str | None
+    scheduled: str | None
+    ended: str | None
+    discharged: str | None
+    death_day: str | None
+    died_now: bool
+
+
+def _course(patient: dict[str, Any], group: list[Fact]) -> _Course:
     referrals = [f for f in group if f.kind == "referral"]
     live = [f for f in group if f.live]
     live_refs = [f for f in referrals if f.live]
@@ -180,41 +205,70 @@ def _episode(
         ended, discharged = death_day, None
         if first_tx is None or (death_day is not None and death_day < first_tx.day):
             exit_ = "died"
+    return _Course(
+        referrals=referrals,
+        live=live,
+        live_refs=live_refs,
+        anchor=anchor,
+        first_ref=first_ref,
+        first_tx=first_tx,
+        treated_at=treated_at,
+        modality=modality,
+        repair=repair,
+        follow=follow,
+        mdts=mdts,
+        decision=decision,
+        exit_=exit_,
+        decided=decided,
+        scheduled=scheduled,
+        ended=ended,
+        discharged=discharged,
+        death_day=death_day,
+        died_now=died_now,
+    )
 
-    voided = bool(referrals) and not live_refs
+
+def _episode(
+    patient: dict[str, Any], number: int, group: list[Fact], conditions: list[dict[str, Any]]
+) -> Episode:
+    patient_id = str(patient.get("id"))
+    c = _course(patient, group)
+    first_ref, first_tx, mdts, exit_ = c.first_ref, c.first_tx, c.mdts, c.exit_
+
+    voided = bool(c.referrals) and not c.live_refs
     status = "active"
     if voided:
-        errors = all(f.resource.get("status") == "entered-in-error" for f in referrals)
+        errors = all(f.resource.get("status") == "entered-in-error" for f in c.referrals)
         status = "entered-in-error" if errors else "revoked"
-    elif ended is not None or died_now:
+    elif c.ended is not None or c.died_now:
         status = "completed"
 
     stage = _stage(
         exit_=exit_,
-        discharged=discharged,
-        follow=follow,
+        discharged=c.discharged,
+        follow=c.follow,
         first_tx=first_tx,
-        scheduled=scheduled,
-        decision=decision,
-        live=live,
+        scheduled=c.scheduled,
+        decision=c.decision,
+        live=c.live,
     )
     no_treatment = None
-    if decided and exit_ in ("declined", "not-suitable"):
-        no_treatment = (decided, rtt.DECLINED if exit_ == "declined" else rtt.NOT_TREATING)
-    elif decided and decision == "decision-medical-therapy" and first_tx is None:
-        no_treatment = (decided, rtt.NOT_TREATING)
+    if c.decided and exit_ in ("declined", "not-suitable"):
+        no_treatment = (c.decided, rtt.DECLINED if exit_ == "declined" else rtt.NOT_TREATING)
+    elif c.decided and c.decision == "decision-medical-therapy" and first_tx is None:
+        no_treatment = (c.decided, rtt.NOT_TREATING)
     clock = rtt.clock(
         voided=voided,
-        treated=_admitted(live, first_tx),
-        followed_up=bool(follow),
+        treated=_admitted(c.live, first_tx),
+        followed_up=bool(c.follow),
         no_treatment=no_treatment,
-        died=death_day if exit_ == "died" else None,
-        transferred_last=_transferred_last(live, first_ref),
+        died=c.death_day if exit_ == "died" else None,
+        transferred_last=_transferred_last(c.live, first_ref),
     )
-    activities = [_activity(f, treated_at, voided) for f in group if f.kind != "admission"]
+    activities = [_activity(f, c.treated_at, voided) for f in group if f.kind != "admission"]
     return Episode(
         patient_id=patient_id,
-        careplan_id=str(uuid.uuid5(NAMESPACE, f"pathway|{patient_id}|{anchor.ref}")),
+        careplan_id=str(uuid.uuid5(NAMESPACE, f"pathway|{patient_id}|{c.anchor.ref}")),
         number=number,
         stage=stage,
         status=status,
@@ -225,17 +279,17 @@ def _episode(
         else None,
         mdt=mdts[0].day if mdts else None,
         mdt_centre=mdts[0].centre if mdts else None,
-        decision=decision,
-        treatment_scheduled=scheduled,
+        decision=c.decision,
+        treatment_scheduled=c.scheduled,
         treated=first_tx.day if first_tx else None,
         treating_centre=first_tx.centre if first_tx else None,
-        modality=modality,
-        repair=repair,
+        modality=c.modality,
+        repair=c.repair,
         operator=_operator(first_tx),
         aetiology=_aetiology(mdts, conditions),
-        follow_up=follow[0].day if follow else None,
-        discharged=discharged,
-        ended=ended,
+        follow_up=c.follow[0].day if c.follow else None,
+        discharged=c.discharged,
+        ended=c.ended,
         exit=exit_,
         rtt_status=clock.status,
         rtt_stop=clock.stop,

@@ -20,6 +20,10 @@ _INSERT = (
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})"
 )
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM pathway_episode"
+_PATIENT, _CAREPLAN = COLUMNS.index("patient_id"), COLUMNS.index("careplan_id")
+
+Stored = dict[str, dict[str, tuple[Any, ...]]]
+"""Stored rows: patient id -> careplan id -> row (values in ``COLUMNS`` order)."""
 
 
 def _row(episode: Episode) -> tuple[Any, ...]:
@@ -46,6 +50,25 @@ async def replace(conn: Connection, patient_ids: Sequence[str], episodes: list[E
         await conn.execute(f"DELETE FROM pathway_episode WHERE patient_id IN ({marks})", *chunk)
     if episodes:
         await conn.executemany(_INSERT, [_row(e) for e in episodes])
+
+
+async def stored(conn: Connection, patient_ids: Sequence[str]) -> Stored:
+    """The stored rows of these patients (each of them a key, with or without rows)."""
+    out: Stored = {pid: {} for pid in patient_ids}
+    for start in range(0, len(patient_ids), 500):
+        chunk = list(patient_ids[start : start + 500])
+        marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
+        for row in await conn.fetch(f"{_SELECT} WHERE patient_id IN ({marks})", *chunk):
+            values = tuple(row)
+            out.setdefault(values[_PATIENT], {})[values[_CAREPLAN]] = values
+    return out
+
+
+def unchanged(episodes: list[Episode], rows: dict[str, tuple[Any, ...]]) -> bool:
+    """Whether ``rows`` (one patient's, from ``stored``) are already exactly these episodes:
+    a rebuild of unchanged data then rewrites no row (SQLite reads back a boolean as 0/1,
+    which compares equal)."""
+    return len(episodes) == len(rows) and all(rows.get(e.careplan_id) == _row(e) for e in episodes)
 
 
 async def of_patient(conn: Connection, patient_id: str) -> list[Episode]:

@@ -33,8 +33,12 @@ KIND_ORDER = {
 _DEAD = ("cancelled", "entered-in-error", "revoked", "not-done", "noshow")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fact:
+    """Not frozen, though never changed: a frozen dataclass sets each field through
+    ``object.__setattr__`` (5x the cost of a plain one), and a rebuild makes one Fact per
+    stored resource. It holds a dict, so it was never hashable anyway."""
+
     kind: str
     """referral | clinic | echo | mdt | intervention-request | admission | procedure |
     follow-up | discharge (clinic and echo become follow-up activities after treatment)."""
@@ -126,29 +130,32 @@ def procedure_modality(resource: dict[str, Any]) -> tuple[str | None, bool | Non
     return modality, repair
 
 
+_ACTIVITY_STATUS = {
+    "finished": "completed",
+    "fulfilled": "completed",
+    "completed": "completed",
+    "active": "in-progress",
+    "in-progress": "in-progress",
+    "arrived": "in-progress",
+    "checked-in": "in-progress",
+    "planned": "scheduled",
+    "booked": "scheduled",
+    "pending": "scheduled",
+    "proposed": "scheduled",
+    "preparation": "scheduled",
+    "draft": "not-started",
+    "on-hold": "on-hold",
+    "stopped": "stopped",
+    "revoked": "cancelled",
+    "cancelled": "cancelled",
+    "noshow": "cancelled",
+    "not-done": "cancelled",
+    "entered-in-error": "entered-in-error",
+}
+
+
 def _activity_status(status: str | None) -> str:
-    return {
-        "finished": "completed",
-        "fulfilled": "completed",
-        "completed": "completed",
-        "active": "in-progress",
-        "in-progress": "in-progress",
-        "arrived": "in-progress",
-        "checked-in": "in-progress",
-        "planned": "scheduled",
-        "booked": "scheduled",
-        "pending": "scheduled",
-        "proposed": "scheduled",
-        "preparation": "scheduled",
-        "draft": "not-started",
-        "on-hold": "on-hold",
-        "stopped": "stopped",
-        "revoked": "cancelled",
-        "cancelled": "cancelled",
-        "noshow": "cancelled",
-        "not-done": "cancelled",
-        "entered-in-error": "entered-in-error",
-    }.get(status or "", "unknown")
+    return _ACTIVITY_STATUS.get(status or "", "unknown")
 
 
 def _classify(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
@@ -185,14 +192,16 @@ def _classify(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
     return None
 
 
+_KIND_OF_STAGE = {
+    "heart-team-review": "mdt",
+    "treatment-scheduled": "procedure",
+    "treated": "procedure",
+    "follow-up": "follow-up",
+    "discharged": "discharge",
+}
+
+
 def _visit(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
-    kinds = {
-        "heart-team-review": "mdt",
-        "treatment-scheduled": "procedure",
-        "treated": "procedure",
-        "follow-up": "follow-up",
-        "discharged": "discharge",
-    }
     if resource["resourceType"] == "Encounter":
         types = resource.get("type")
         when = (resource.get("period") or {}).get("start")
@@ -203,13 +212,12 @@ def _visit(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
         types = [*(resource.get("serviceType") or []), resource.get("appointmentType")]
         when = resource.get("start")
         stage = code_in(types, STAGE_SYSTEM)
-        local = [(c.get("system"), c.get("code")) for c in codings(types)]
-        stage = stage or next(
-            (codes.LOCAL_APPOINTMENT_STAGE[k] for k in local if k in codes.LOCAL_APPOINTMENT_STAGE),
-            None,
-        )
+        if not stage:
+            known = codes.LOCAL_APPOINTMENT_STAGE
+            local = [(c.get("system"), c.get("code")) for c in codings(types)]
+            stage = next((known[k] for k in local if k in known), None)
     stage = stage or "work-up"
-    return kinds.get(stage, "clinic"), stage, when
+    return _KIND_OF_STAGE.get(stage, "clinic"), stage, when
 
 
 def fact(resource: dict[str, Any]) -> Fact | None:
