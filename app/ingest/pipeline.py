@@ -56,6 +56,9 @@ LOG_BATCH = 500
 most writes overlap the mapping of the next chunk (``_map_overlapped``)."""
 _RETRIES = 3
 
+Known = SourceError | list[SourceRecord]
+"""What cutting a unit already found out: why it cannot be read, or its records."""
+
 
 class UnknownCentre(ResourceNotFound):
     pass
@@ -141,7 +144,7 @@ class Ingestor:
             statuses = await ingest_log.log_units(conn, [p.unit for p in pieces], now)
         reports: dict[str, UnitReport] = {}
         fresh: dict[str, NewUnit] = {}
-        problems: dict[str, SourceError] = {}
+        problems: dict[str, Known] = {}
         for piece in pieces:
             uid = piece.unit.unit_id
             status = statuses.get(uid, ingest_log.RECEIVED)
@@ -153,7 +156,10 @@ class Ingestor:
             fresh[uid] = piece.unit
             if piece.problem is not None:
                 problems[uid] = piece.problem
-        # Fresh units are mapped from the bytes just logged, not read back: same content.
+            elif piece.record is not None:
+                problems[uid] = [piece.record]
+        # Fresh units are mapped from the bytes just logged (or what cutting them already
+        # read), not read back: same content.
         units = [_logged(unit, now) for unit in fresh.values()]
         if self.ctx.db.dialect == "postgresql":
             mapped = await self._map_overlapped(units, problems)
@@ -165,7 +171,7 @@ class Ingestor:
         return reports
 
     async def _map_overlapped(
-        self, units: list[LoggedUnit], problems: dict[str, SourceError]
+        self, units: list[LoggedUnit], problems: dict[str, Known]
     ) -> list[UnitReport]:
         """Chunks in order, each prepared while the one before is written: PostgreSQL works
         on a write in its own process, so its part and our mapping of the next chunk overlap
@@ -215,11 +221,12 @@ class Ingestor:
                     if u.status == ingest_log.RECEIVED
                 ]
             if units:
-                reports.extend(await self._map_units(units, known_problems or {}))
+                known: dict[str, Known] = dict(known_problems or {})
+                reports.extend(await self._map_units(units, known))
         return reports
 
     async def _map_units(
-        self, units: list[LoggedUnit], known: dict[str, SourceError]
+        self, units: list[LoggedUnit], known: dict[str, Known]
     ) -> list[UnitReport]:
         """Map, validate and write one chunk; a chunk whose write fails is written unit by
         unit, so one bad unit is quarantined and the rest still land."""
@@ -258,11 +265,14 @@ class Ingestor:
                 await asyncio.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _prepare(self, unit: LoggedUnit, problem: SourceError | None) -> UnitWrite:
+    async def _prepare(self, unit: LoggedUnit, known: Known | None) -> UnitWrite:
         spec = self.spec(unit.centre)
         mapper = self.mappers[unit.centre]
         prepared = UnitWrite(unit=unit, spec=spec)
-        if problem is None:
+        problem = known if isinstance(known, SourceError) else None
+        if isinstance(known, list):
+            found = known
+        elif problem is None:
             try:
                 found = records(spec, unit.kind, unit.content, unit.context, unit.position)
             except SourceError as exc:

@@ -42,6 +42,8 @@ class Cut:
 
     unit: NewUnit
     problem: SourceError | None = None
+    record: SourceRecord | None = None
+    """The unit already read while cutting (a CSV row), so mapping need not read it again."""
 
 
 def kind_for(spec: Spec, media_type: str | None) -> str:
@@ -109,7 +111,7 @@ def cut(
             problem = SourceError(row.message, f"line {row.line}", code="structure")
             yield Cut(new(body, f"line {row.line}", header), problem)
         else:
-            yield Cut(new(row.raw_line.encode("utf-8"), row.position, header))
+            yield Cut(new(row.raw_line.encode("utf-8"), row.position, header), record=row)
 
 
 def _fhir_units(
