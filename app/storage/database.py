@@ -282,6 +282,9 @@ class Database(Protocol):
         """One-statement read on a pooled connection (the hot read path)."""
 
 
+_WAL_KEEP_BYTES = 64 * 1024 * 1024
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
@@ -314,6 +317,8 @@ class SqliteDatabase:
         conn.execute("PRAGMA busy_timeout=30000")
         # SQLite's 2 MiB default makes every index insert of a grown database a read syscall.
         conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+        # A WAL started again from the beginning keeps its size on disk; trim it back.
+        conn.execute(f"PRAGMA journal_size_limit={_WAL_KEEP_BYTES}")
         return conn
 
     async def open(self) -> None:
@@ -331,11 +336,19 @@ class SqliteDatabase:
         self._checkpointer = asyncio.create_task(self._checkpoint_loop())
 
     async def _checkpoint_loop(self) -> None:
+        """Copy the WAL back while writers go on, then finish between write transactions
+        (the write lock held, so no frame is appended meanwhile): only a checkpoint that
+        copied the whole WAL lets the next writer start it again from the beginning. Racing
+        the writer alone, a checkpoint never caught up during a long ingest and the WAL only
+        grew (2 GB for a 210 MB database after 14,000 units; 30 GB at 20,000 patients)."""
         conn = self._connect()
+        checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
         try:
             while True:
                 await asyncio.sleep(self._checkpoint_seconds)
-                await _to_thread_through_cancel(conn.execute, "PRAGMA wal_checkpoint(PASSIVE)")
+                await _to_thread_through_cancel(conn.execute, checkpoint)
+                async with self._write_lock:  # the frames appended meanwhile: a few
+                    await _to_thread_through_cancel(conn.execute, checkpoint)
         finally:
             conn.close()
 
