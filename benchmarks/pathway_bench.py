@@ -186,6 +186,8 @@ async def _run_backend(backend: str, pg_url: str, args: argparse.Namespace) -> F
         ingest_background=False,
         pathway_background=False,
         demo_data=False,
+        access_control=False,  # the metric queries are measured here, not tokens (security_bench)
+        audit=False,
     )
     app = create_app(settings)
     figures = Figures(backend)
