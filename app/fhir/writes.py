@@ -68,7 +68,9 @@ def new_id() -> str:
     return str(uuid.UUID(int=value))
 
 
-def _stamp(resource: dict[str, Any], res_id: str, version_id: int, now: int) -> bytes:
+def stamp(resource: dict[str, Any], res_id: str, version_id: int, now: int) -> bytes:
+    """The exact bytes stored for ``resource`` at that version (also how the pathway
+    derivation recognises a CarePlan already stored as is)."""
     meta = dict(resource.get("meta") or {})
     meta["versionId"] = str(version_id)
     meta["lastUpdated"] = format_instant(now)
@@ -104,7 +106,7 @@ async def _write(
     now: int,
 ) -> WriteOutcome:
     version_id = current.version_id + 1 if current else 1
-    content = _stamp(resource, res_id, version_id, now)
+    content = stamp(resource, res_id, version_id, now)
     res_type = resource["resourceType"]
     tx.put(
         res_type=res_type,

@@ -21,12 +21,10 @@ import orjson
 
 from app.fhir import writes
 from app.fhir.context import FhirContext
-from app.model import fhir_json
 from app.pathway import codes, episode_rows
 from app.pathway.careplan import render
 from app.pathway.derive import derive
 from app.pathway.model import Episode
-from app.search.dates import format_instant
 from app.storage.database import Connection
 from app.storage.store import PATHWAY_SOURCES, StoredVersion, WriteTx
 
@@ -164,16 +162,12 @@ async def _learn_organizations(conn: Connection) -> None:
 def _stored_as(current: StoredVersion, careplan: dict[str, Any]) -> bool:
     """Whether the current version is already byte for byte what ``writes.update`` would
     store for ``careplan`` at that version: an update that would keep the version anyway,
-    found without its parse and compare of the stored JSON. Anything else (a changed or new
-    CarePlan, or stored bytes formatted otherwise) goes through ``writes.update``."""
+    found without its parse and compare of the stored JSON. Anything else goes through
+    ``writes.update``."""
     if current.deleted or current.content is None:
         return False
-    meta = dict(careplan.get("meta") or {})
-    meta["versionId"] = str(current.version_id)
-    meta["lastUpdated"] = format_instant(current.last_updated)
-    stamped = {"resourceType": careplan["resourceType"], "id": careplan["id"], "meta": meta}
-    stamped.update((k, v) for k, v in careplan.items() if k not in stamped)
-    return fhir_json.dumps(stamped) == current.content
+    stored = writes.stamp(careplan, careplan["id"], current.version_id, current.last_updated)
+    return stored == current.content
 
 
 @contextlib.contextmanager
