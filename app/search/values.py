@@ -247,13 +247,17 @@ def _date_rows(bounds_of: Callable[[Any], tuple[int, int] | None]) -> Callable[[
         def write(v: Any, sink: Sink, grp: int | None) -> None:
             bounds = bounds_of(v)
             if bounds is not None:
-                low, high = bounds
-                span = None if low == OPEN_LOW or high == OPEN_HIGH else high - low
-                sink.tables.setdefault("search_date", []).append((code, grp, low, high, span))
+                _date_row(sink, code, grp, bounds)
 
         return write
 
     return terminal
+
+
+def _date_row(sink: Sink, code: str, grp: int | None, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    span = None if low == OPEN_LOW or high == OPEN_HIGH else high - low
+    sink.tables.setdefault("search_date", []).append((code, grp, low, high, span))
 
 
 def _primitive_date(code: str) -> Terminal:
@@ -264,9 +268,7 @@ def _primitive_date(code: str) -> Terminal:
             return
         bounds = date_range(v)
         if bounds is not None:
-            low, high = bounds
-            span = None if low == OPEN_LOW or high == OPEN_HIGH else high - low
-            sink.tables.setdefault("search_date", []).append((code, grp, low, high, span))
+            _date_row(sink, code, grp, bounds)
 
     return write
 
