@@ -144,7 +144,7 @@ class Ingestor:
             statuses = await ingest_log.log_units(conn, [p.unit for p in pieces], now)
         reports: dict[str, UnitReport] = {}
         fresh: dict[str, NewUnit] = {}
-        problems: dict[str, Known] = {}
+        known: dict[str, Known] = {}
         for piece in pieces:
             uid = piece.unit.unit_id
             status = statuses.get(uid, ingest_log.RECEIVED)
@@ -155,23 +155,23 @@ class Ingestor:
                 continue
             fresh[uid] = piece.unit
             if piece.problem is not None:
-                problems[uid] = piece.problem
+                known[uid] = piece.problem
             elif piece.record is not None:
-                problems[uid] = [piece.record]
+                known[uid] = [piece.record]
         # Fresh units are mapped from the bytes just logged (or what cutting them already
         # read), not read back: same content.
         units = [_logged(unit, now) for unit in fresh.values()]
         if self.ctx.db.dialect == "postgresql":
-            mapped = await self._map_overlapped(units, problems)
+            mapped = await self._map_overlapped(units, known)
         else:  # SQLite runs the writes on this thread: nothing to overlap with
             mapped = []
             for start in range(0, len(units), CHUNK):
-                mapped.extend(await self._map_units(units[start : start + CHUNK], problems))
+                mapped.extend(await self._map_units(units[start : start + CHUNK], known))
         reports.update((r.unit_id, r) for r in mapped)
         return reports
 
     async def _map_overlapped(
-        self, units: list[LoggedUnit], problems: dict[str, Known]
+        self, units: list[LoggedUnit], known: dict[str, Known]
     ) -> list[UnitReport]:
         """Chunks in order, each prepared while the one before is written: PostgreSQL works
         on a write in its own process, so its part and our mapping of the next chunk overlap
@@ -183,7 +183,7 @@ class Ingestor:
             for start in range(0, len(units), CHUNK):
                 prepared = []
                 for unit in units[start : start + CHUNK]:
-                    prepared.append(await self._prepare(unit, problems.get(unit.unit_id)))
+                    prepared.append(await self._prepare(unit, known.get(unit.unit_id)))
                     if writing is not None:
                         await asyncio.sleep(0)
                 if writing is not None:
