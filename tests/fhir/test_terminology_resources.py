@@ -265,6 +265,7 @@ async def test_capability_statement_declares_the_terminology_operations(publishe
     assert operations("Patient") == {
         **validate,
         "pathway": "https://fhir.southlondon-mitral.nhs.uk/OperationDefinition/Patient-pathway",
+        "everything": R4_OPERATIONS + "Patient-everything",
     }
 
 
