@@ -3,6 +3,10 @@
 Each function runs inside an open ``WriteTx`` so a transaction Bundle can chain many writes
 into one database transaction. Versions are integers; an update that changes nothing
 (ignoring meta.versionId/lastUpdated) keeps the current version, as Blaze does.
+
+The token's rights (app.auth.write_access) are checked on the stored version before a write
+and on the new one right after it is queued: granular scope filters are judged by search SQL,
+so the new version must be in the transaction (flushed) first; a refusal rolls it back.
 """
 
 from __future__ import annotations
@@ -147,11 +151,13 @@ async def create(
     A freshly generated id (``fresh``, or no id given) cannot exist yet, so no lookup or lock
     is needed: creates in a Bundle are just queued.
     """
-    write_access.check_create(resource["resourceType"], resource)
+    decision = write_access.check_create(resource["resourceType"], resource)
     if res_id is None:
         res_id, fresh = new_id(), True
     current = None if fresh else await tx.current(resource["resourceType"], res_id)
-    return await _write(tx, resource, res_id, current, method="POST", now=now)
+    outcome = await _write(tx, resource, res_id, current, method="POST", now=now)
+    await write_access.check_written(tx, decision, outcome.res_type, res_id, "c")
+    return outcome
 
 
 def _check_if_match(current: StoredVersion | None, if_match: int | None) -> None:
@@ -177,12 +183,16 @@ async def update(
     method: str = "PUT",
 ) -> WriteOutcome:
     """Update or create-with-client-id; a no-op update keeps the version."""
-    current = await tx.current(resource["resourceType"], res_id)
-    write_access.check_update(resource["resourceType"], res_id, current, resource)
+    res_type = resource["resourceType"]
+    current = await tx.current(res_type, res_id)
+    decision = await write_access.check_update(tx, res_type, res_id, current)
+    write_access.check_content(decision, res_type, resource)
     _check_if_match(current, if_match)
     if current is not None and _unchanged(current, resource):
         return _kept(current)
-    return await _write(tx, resource, res_id, current, method=method, now=now)
+    outcome = await _write(tx, resource, res_id, current, method=method, now=now)
+    await write_access.check_written(tx, decision, res_type, res_id, "u")
+    return outcome
 
 
 async def delete(
@@ -190,7 +200,7 @@ async def delete(
 ) -> WriteOutcome:
     """Delete (a new, deleted version in history); deleting nothing is not an error."""
     current = await tx.current(res_type, res_id)
-    if not write_access.may_delete(res_type, current):
+    if not await write_access.may_delete(tx, res_type, current):
         current = None
     _check_if_match(current, if_match)
     if current is None or current.deleted:
@@ -215,7 +225,7 @@ async def patch(
     """Apply a JSON Patch to the current version, then validate the result like an update
     (``check`` is the write policy; only the patched resource can be judged by it)."""
     current = await tx.current(res_type, res_id)
-    write_access.check_update(res_type, res_id, current, None)
+    decision = await write_access.check_update(tx, res_type, res_id, current)
     if current is None:
         raise ResourceNotFound(f"{res_type}/{res_id} does not exist")
     if current.deleted or current.content is None:
@@ -232,11 +242,12 @@ async def patch(
     resource = check_resource(patched, expected_type=res_type)
     if resource.get("id") != res_id:
         raise InvalidRequest("A patch may not change the resource id", expression=("id",))
-    write_access.check_update(res_type, res_id, current, resource)
+    write_access.check_content(decision, res_type, resource)
     warnings = tuple(await check(resource)) if check is not None else ()
     if _unchanged(current, resource):
         return replace(_kept(current), issues=warnings)
     outcome = await _write(tx, resource, res_id, current, method="PATCH", now=now)
+    await write_access.check_written(tx, decision, res_type, res_id, "u")
     return replace(outcome, issues=warnings)
 
 
