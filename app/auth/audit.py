@@ -1,10 +1,19 @@
-"""The audit trail: every access becomes an AuditEvent, written off the request path.
+"""The audit trail: every access becomes an AuditEvent, without the request paying for it.
 
-``record`` only appends the AccessEvent to a queue: no JSON, no I/O while a request waits.
-A background task turns the queue into AuditEvents in batches, one write transaction per
-batch, straight through the store (no validation: the builder is ours; no dispatcher, so an
-audit write is never itself audited). Events still queued when the process is killed are
-lost; a clean stop flushes them (docs/audit.md).
+Three steps, each cheaper for the request than the next:
+- ``record`` appends the AccessEvent to an in-memory queue (no JSON, no I/O);
+- every ``INTERVAL`` (or once ``BATCH`` are waiting) the queue is *spooled*: one small row per
+  access in ``audit_queue``, a few µs each, so the access is durable;
+- spooled accesses are *stored* as AuditEvents (built, indexed like any resource, ~150 µs
+  each) with the CPU the service has to spare: while requests keep the process busy, storing
+  gets only ``MIN_SHARE`` of the time, so a saturated service defers that work to quieter
+  moments instead of taking it from its requests. A backlog past ``DEFER_LIMIT`` is stored at
+  full speed, and anything that reads AuditEvents (``flush``, which the dispatcher calls
+  first) stores the whole backlog before it reads, so the trail a client searches is complete.
+Stored AuditEvents go straight through the store (no validation: the builder is ours; no
+dispatcher, so an audit write is never itself audited). An access leaves the queue in the
+transaction that stores its AuditEvent: never lost once spooled, never stored twice
+(docs/audit.md).
 """
 
 from __future__ import annotations
@@ -12,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import orjson
 
-from app.auth.access import AccessEvent
+from app.auth.access import AccessEvent, Principal
 from app.auth.audit_event import build_audit_event
+from app.auth.scopes import Grants
 from app.config import Settings
 from app.fhir.context import FhirContext
 from app.fhir.writes import new_id
@@ -27,15 +39,110 @@ from app.search.extract import extract_index
 
 log = logging.getLogger(__name__)
 
-BATCH = 200
-"""Events per write transaction; the task also wakes early when this many are queued."""
+BATCH = 500
+"""Accesses per spool transaction; the task also wakes early when this many are queued."""
+STORE_BATCH = 50
+"""AuditEvents per storing transaction (~8 ms of work)."""
 INTERVAL = 0.2
-"""Seconds between flushes of a queue smaller than a batch."""
+"""Seconds between spools of a queue smaller than a batch."""
+DEFER_LIMIT = 50_000
+"""Spooled accesses past which they are stored at full speed, busy or not (a reader then
+waits at most this many stores, a few seconds)."""
+TARGET_LOAD = 0.8
+"""Storing may use the CPU the rest of the process leaves below this share of a core."""
+MIN_SHARE = 0.05
+"""Share of the time storing gets even when the process is saturated."""
+RECHECK = 5.0
+"""Seconds between looks at the queue table for accesses spooled by other workers."""
+SHUTDOWN_BUDGET = 5.0
+"""Seconds a clean stop spends storing the backlog; the rest waits, spooled, for the next."""
 BACKLOG_WARNING = 50_000
-"""Queued events past which the database is evidently not keeping up (logged once)."""
+"""In-memory accesses past which the database is evidently not keeping up (logged once)."""
 MAX_BACKOFF = 5.0
 """Longest wait, in seconds, between retries of a failing write."""
 OBSERVER = "mitral-fhir"
+
+_SPOOL = "INSERT INTO audit_queue (event) VALUES ($1)"
+_PEEK = "SELECT seq, event FROM audit_queue ORDER BY seq LIMIT $1"
+_ANY = "SELECT seq FROM audit_queue LIMIT 1"
+_COUNT = "SELECT count(*) FROM audit_queue"
+_NO_GRANTS = Grants.parse("")
+
+
+def _claim_sql(count: int) -> str:
+    marks = ", ".join(f"${n}" for n in range(1, count + 1))
+    return f"DELETE FROM audit_queue WHERE seq IN ({marks}) RETURNING seq"
+
+
+def encode(event: AccessEvent, base: str) -> bytes:
+    """The spooled form: what ``build_audit_event`` reads, with the base URL resolved."""
+    principal = event.principal
+    return orjson.dumps(
+        (
+            principal.client_id,
+            principal.subject,
+            principal.fhir_user,
+            principal.token_id,
+            event.method,
+            event.path,
+            event.interaction,
+            event.status,
+            event.recorded,
+            event.res_type,
+            event.res_id,
+            event.query,
+            event.patients,
+            event.address,
+            event.base or base,
+        )
+    )
+
+
+def decode(raw: bytes) -> AccessEvent:
+    (client_id, subject, fhir_user, token_id, method, path, interaction, status, recorded,
+     res_type, res_id, query, patients, address, base) = orjson.loads(raw)  # fmt: skip
+    principal = Principal(
+        client_id=client_id,
+        subject=subject,
+        grants=_NO_GRANTS,
+        fhir_user=fhir_user,
+        token_id=token_id,
+    )
+    return AccessEvent(
+        principal=principal,
+        method=method,
+        path=path,
+        interaction=interaction,
+        status=status,
+        recorded=recorded,
+        res_type=res_type,
+        res_id=res_id,
+        query=query,
+        patients=tuple(patients),
+        address=address,
+        base=base,
+    )
+
+
+class Pacer:
+    """How long the trail may spend storing now: the CPU share the process used for other
+    work since the last look (``process_time``, every thread) decides."""
+
+    def __init__(self) -> None:
+        self._wall = time.monotonic()
+        self._cpu = time.process_time()
+        self._own = 0.0
+
+    def budget(self) -> float:
+        """CPU seconds storing may take until the next call."""
+        wall, cpu = time.monotonic(), time.process_time()
+        span = wall - self._wall
+        load = max(0.0, cpu - self._cpu - self._own) / span if span > 0 else 1.0
+        self._wall, self._cpu, self._own = wall, cpu, 0.0
+        return span * max(MIN_SHARE, TARGET_LOAD - load)
+
+    def spent(self, seconds: float) -> None:
+        self._own += seconds
 
 
 class AuditTrail:
@@ -47,14 +154,20 @@ class AuditTrail:
         are stored relative): the configured one, else the request's (``AccessEvent.base``),
         else ``http://<host>:<port>/fhir``."""
         self._fallback_base = f"http://{settings.host}:{settings.port}/fhir"
+        self._pacer = Pacer()
         self._queue: deque[AccessEvent] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._warned = False
         self._failed = False
+        self.backlog = 0
+        """Spooled accesses not yet stored, as far as this process knows (other workers
+        spool into the same table; ``RECHECK`` catches those)."""
+        self._checked = 0.0
 
     @property
     def pending(self) -> int:
+        """Accesses recorded in memory, not yet spooled."""
         return len(self._queue)
 
     def record(self, event: AccessEvent) -> None:
@@ -74,43 +187,95 @@ class AuditTrail:
                 )
 
     async def flush(self) -> int:
-        """Write everything queued now; returns how many events were written. A failed batch
-        goes back to the front of the queue and is logged, never raised."""
-        written = 0
+        """Spool what is queued and store every spooled access (this process's and any
+        other's) as an AuditEvent: called before AuditEvents are read, by tests and at a
+        clean stop. Returns how many in-memory accesses were spooled; a failure is logged,
+        never raised, and what failed stays queued."""
         async with self._lock:
-            self._failed = False
-            while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
-                try:
-                    await self._write(batch)
-                except asyncio.CancelledError:  # stopped mid-write: the shutdown flush has it
-                    self._queue.extendleft(reversed(batch))
-                    raise
-                except Exception:  # a background write must log and retry, not vanish
-                    self._queue.extendleft(reversed(batch))
-                    log.exception("audit: writing %d events failed; will retry", len(batch))
-                    self._failed = True
-                    break
-                written += len(batch)
-                await asyncio.sleep(0)  # a backlog is many batches: let requests run between
-            if len(self._queue) <= BACKLOG_WARNING:
-                self._warned = False
+            spooled = await self._spool()
+            if not self._failed:
+                await self._store_backlog(None)
+        return spooled
+
+    async def _spool(self) -> int:
+        written = 0
+        self._failed = False
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
+            try:
+                await self._write(batch)
+            except asyncio.CancelledError:  # stopped mid-write: the shutdown flush has it
+                self._queue.extendleft(reversed(batch))
+                raise
+            except Exception:  # a background write must log and retry, not vanish
+                self._queue.extendleft(reversed(batch))
+                log.exception("audit: writing %d events failed; will retry", len(batch))
+                self._failed = True
+                break
+            written += len(batch)
+            self.backlog += len(batch)
+        if len(self._queue) <= BACKLOG_WARNING:
+            self._warned = False
         return written
 
     async def _write(self, batch: list[AccessEvent]) -> None:
-        """One transaction for the batch. The resources and their index rows are built
-        before it opens (the write lock, on SQLite the only one, is held for the inserts
-        alone); ``lastUpdated`` is taken inside it, as for every other write."""
+        """Spool one batch: one row per access, one transaction."""
         default = self.base or self._fallback_base
-        built = []
-        for event in batch:
-            body = build_audit_event(event, base=event.base or default, observer=OBSERVER)
-            built.append((new_id(), body, extract_index(body)))
+        rows = [(encode(event, default),) for event in batch]
+        async with self._ctx.db.write() as conn:
+            await conn.executemany(_SPOOL, rows)
+
+    async def _store_backlog(self, budget: float | None) -> int:
+        """Store spooled accesses, a batch at a time, within ``budget`` CPU seconds (None:
+        all of them; past ``DEFER_LIMIT``, regardless); yields between batches so requests
+        run. Returns how many were stored."""
+        stored = 0
+        spent = 0.0
+        while budget is None or spent < budget or self.backlog > DEFER_LIMIT:
+            started = time.process_time()
+            try:
+                done = await self._store(STORE_BATCH)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # spooled rows stay queued: nothing is lost
+                log.exception("audit: storing spooled events failed; will retry")
+                self._failed = True
+                break
+            finally:
+                used = time.process_time() - started
+                spent += used
+                self._pacer.spent(used)
+            stored += done
+            if done < STORE_BATCH:
+                self.backlog = 0
+                break
+            self.backlog = max(0, self.backlog - done)
+            await asyncio.sleep(0)
+        return stored
+
+    async def _store(self, limit: int) -> int:
+        """One transaction: the oldest spooled accesses as AuditEvents, removed from the queue
+        in the same transaction. They are read and built before it opens (the write lock, on
+        SQLite the only one, is held for the inserts alone); the DELETE ... RETURNING says
+        which are still there (another worker may have stored some meanwhile)."""
         ctx = self._ctx
+        async with ctx.db.read() as conn:
+            rows = await conn.fetch(_PEEK, limit)
+        if not rows:
+            return 0
+        built: dict[int, tuple[str, dict[str, Any], Any]] = {}
+        for seq, raw in rows:
+            event = decode(bytes(raw))
+            assert event.base is not None  # resolved when spooled
+            body = build_audit_event(event, base=event.base, observer=OBSERVER)
+            built[seq] = (new_id(), body, extract_index(body))
         async with ctx.store.write() as tx:
+            conn = await tx.connection()
+            claimed: Sequence[Any] = await conn.fetch(_claim_sql(len(built)), *built)
             now = ctx.now()
             meta = {"versionId": "1", "lastUpdated": format_instant(now)}
-            for res_id, body, index in built:
+            for (seq,) in claimed:
+                res_id, body, index = built[seq]
                 resource = {"resourceType": "AuditEvent", "id": res_id, "meta": meta, **body}
                 tx.put(
                     res_type="AuditEvent",
@@ -122,26 +287,68 @@ class AuditTrail:
                     index=index,
                     existed=False,
                 )
+        return len(rows)
+
+    async def _look(self) -> None:
+        """Now and then, whether another worker (or an earlier run) left accesses spooled."""
+        now = time.monotonic()
+        if self.backlog or now - self._checked < RECHECK:
+            return
+        self._checked = now
+        async with self._ctx.db.read() as conn:
+            if await conn.fetchrow(_ANY) is not None:
+                self.backlog = max(self.backlog, 1)
+
+    def _budget(self) -> float:
+        return self._pacer.budget()
 
     async def run(self) -> None:
-        """Flush every ``INTERVAL`` seconds, or as soon as a batch is full; after a failed
-        write, back off (up to ``MAX_BACKOFF``) rather than retry on every new event."""
+        """Spool every ``INTERVAL`` seconds, or as soon as a batch is queued; store while
+        nothing else runs; after a failed write, back off (up to ``MAX_BACKOFF``) rather
+        than retry on every new event."""
         failures = 0
+        async with self._ctx.db.read() as conn:
+            row = await conn.fetchrow(_COUNT)
+        self.backlog = int(row[0]) if row else 0
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(INTERVAL):
                     await self._wake.wait()
             self._wake.clear()
-            await self.flush()
+            async with self._lock:
+                await self._spool()
+                if not self._failed:
+                    with contextlib.suppress(Exception):  # a failed look is no failed write
+                        await self._look()
+                    budget = self._budget()
+                    if self.backlog:
+                        await self._store_backlog(budget)
             failures = failures + 1 if self._failed else 0
             if failures:
                 await asyncio.sleep(min(MAX_BACKOFF, INTERVAL * 2**failures))
+
+    async def close(self) -> None:
+        """A clean stop: spool everything (retrying), then store what fits in
+        ``SHUTDOWN_BUDGET``; the rest stays spooled for the next start."""
+        for attempt in range(3):
+            if attempt:
+                await asyncio.sleep(INTERVAL * 2**attempt)
+            async with self._lock:
+                await self._spool()
+            if not self.pending:
+                break
+        if self.pending:
+            log.error("audit: %d events could not be written at shutdown", self.pending)
+        async with self._lock:
+            await self._store_backlog(SHUTDOWN_BUDGET)
+        if self.backlog:
+            log.info("audit: %d spooled events will be stored after the next start", self.backlog)
 
 
 @contextlib.asynccontextmanager
 async def audit_trail(ctx: FhirContext, settings: Settings) -> AsyncIterator[AuditTrail]:
     """The trail and its writer task for the app's lifespan; on exit, what is queued is
-    written before the database closes."""
+    spooled (and as much as time allows stored) before the database closes."""
     trail = AuditTrail(ctx, settings)
     if not trail.enabled:
         yield trail
@@ -153,11 +360,4 @@ async def audit_trail(ctx: FhirContext, settings: Settings) -> AsyncIterator[Aud
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        for attempt in range(3):
-            if attempt:
-                await asyncio.sleep(INTERVAL * 2**attempt)
-            await trail.flush()
-            if not trail.pending:
-                break
-        if trail.pending:
-            log.error("audit: %d events could not be written at shutdown", trail.pending)
+        await trail.close()

@@ -15,6 +15,9 @@ from app.auth.guard import ANONYMOUS, Guard, check_route
 from app.fhir.context import INTERACTION, base_url, system_clock
 from app.fhir.router import Handler, Route
 
+_SYSTEM_READS = frozenset({"search-system", "history-system", "transaction", "operation"})
+"""System-level interactions that may return AuditEvents (a batch may search them)."""
+
 
 class Door:
     __slots__ = ("_base", "_params", "_route", "_scope", "principal")
@@ -45,11 +48,34 @@ class Door:
         check_route(self.principal, code, route.operation, params, conditional)
 
     async def run(self, handler: Handler, request: Request) -> Response:
+        if self._may_read_audit_events():
+            await self._audit_caught_up()
         token = principal_context.bind(self.principal)
         try:
             return await handler(request)
         finally:
             principal_context.unbind(token)
+
+    def _may_read_audit_events(self) -> bool:
+        route = self._route
+        if route is None:
+            return False
+        if route.level == "system":
+            return route.code in _SYSTEM_READS
+        params = self._params
+        return (
+            params.get("type") == "AuditEvent"
+            or params.get("target") == "AuditEvent"
+            or route.operation == "everything"
+        )
+
+    async def _audit_caught_up(self) -> None:
+        """Spooled accesses become AuditEvents before anything that may read them runs: the
+        trail defers that work to quiet moments (app.auth.audit), never past a reader."""
+        app = self._scope.get("app")
+        audit = getattr(app.state, "audit", None) if app is not None else None
+        if audit is not None and audit.enabled:
+            await audit.flush()
 
     def record(self, status: int) -> None:
         app = self._scope.get("app")

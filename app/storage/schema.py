@@ -283,3 +283,13 @@ auth_assertion = sa.Table(
 )
 """``jti`` of client assertions already used (Backend Services replay protection), kept
 until the assertion expires."""
+
+audit_queue = sa.Table(
+    "audit_queue",
+    metadata,
+    sa.Column("seq", Seq, primary_key=True, autoincrement=True),
+    sa.Column("event", sa.LargeBinary, nullable=False),
+)
+"""Accesses recorded but not yet stored as AuditEvents (migration 0007): one cheap row each,
+written every fraction of a second; turned into indexed AuditEvents when the service has
+time, and removed in the transaction that stores them (``app.auth.audit``)."""

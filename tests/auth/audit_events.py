@@ -6,7 +6,10 @@ import time
 import uuid
 from typing import Any
 
+from fastapi import FastAPI
+
 from app.auth.access import AccessEvent, Principal
+from app.auth.audit import AuditTrail
 from app.auth.scopes import Grants
 
 BASE = "http://testserver/fhir"
@@ -49,3 +52,20 @@ def access(principal: Principal, **fields: Any) -> AccessEvent:
     }
     values.update(fields)
     return AccessEvent(principal=principal, **values)
+
+
+def trail_of(application: FastAPI) -> AuditTrail:
+    found: AuditTrail = application.state.audit
+    return found
+
+
+async def count_stored(application: FastAPI, principal: Principal) -> int:
+    """AuditEvents stored for the principal (by its token ``sub``, ``altid``)."""
+    async with application.state.fhir.db.read() as conn:
+        row = await conn.fetchrow(
+            "SELECT count(*) FROM search_token WHERE res_type = 'AuditEvent' "
+            "AND param = 'altid' AND code = $1",
+            principal.subject,
+        )
+    assert row is not None
+    return int(row[0])
