@@ -27,6 +27,7 @@ from app.auth.server.registry import Client, Registry
 from app.auth.server.requests import FormRequest
 from app.auth.server.revocation import RevocationList
 from app.auth.server.store import AuthStore
+from app.auth.server.throttle import SignInThrottle
 from app.auth.server.tokens import Site, TokenIssuer
 from app.config import Settings
 from app.fhir.context import base_url, embedded_issuer
@@ -56,6 +57,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         self.issuer = TokenIssuer(self.key, self.store, settings.auth_token_seconds)
         self.revocations = RevocationList(self.store)
         self.jwks = JwksCache()
+        self.sign_ins = SignInThrottle()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.register_grant(CodeGrant, [require_pkce])
         self.register_grant(RefreshGrant)

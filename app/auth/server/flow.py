@@ -157,13 +157,18 @@ def unseal(server: SmartServer, request: Request, sealed: str) -> Pending | None
 
 
 def show_login(
-    server: SmartServer, request: Request, pending: Pending, error: str | None = None
+    server: SmartServer,
+    request: Request,
+    pending: Pending,
+    error: str | None = None,
+    status: int | None = None,
 ) -> Response:
     csrf = request.cookies.get(pending.cookie) or secrets.token_urlsafe(24)
     client = server.query_client(pending.client_id)
     name = (client.name if client else "") or pending.client_id
     page = login_page(name, pending.scope, seal(server, pending, csrf), error)
-    response = HTMLResponse(page, status_code=401 if error else 200, headers=NO_STORE)
+    code = status or (401 if error else 200)
+    response = HTMLResponse(page, status_code=code, headers=NO_STORE)
     set_cookie(response, request, pending, csrf)
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
@@ -56,9 +57,20 @@ async def login(request: Request) -> Response:
     pending = flow.unseal(server, request, form.get("pending", ""))
     if pending is None:
         return _html(error_page("This sign-in page has expired: start again from the app"), 400)
-    user = server.registry.users.get(form.get("username", ""))
+    username = form.get("username", "")
+    address = request.client.host if request.client else ""
+    wait = server.sign_ins.retry_after(username, address)
+    if wait is not None:
+        minutes = math.ceil(wait / 60)
+        message = f"Too many failed sign-ins: try again in {minutes} minute{'s' * (minutes > 1)}"
+        response = flow.show_login(server, request, pending, message, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = server.registry.users.get(username)
     if user is None or not user.check_password(form.get("password", "")):
+        server.sign_ins.failed(username, address)
         return flow.show_login(server, request, pending, "Wrong username or password")
+    server.sign_ins.succeeded(username)
     pending = flow.signed_in(pending, user.username)
     if pending.needs_patient:
         return await _picker(server, request, pending, "")
