@@ -50,7 +50,7 @@ from app.ingest.fhir_source import read_bundle
 from app.ingest.hl7v2.parse import parse_message
 from app.ingest.hl7v2.split import split_messages
 from app.ingest.mapping.spec import Spec
-from app.ingest.pipeline import CHUNK, LOG_BATCH, Ingestor
+from app.ingest.pipeline import CHUNK, LOG_BATCH, OVERLAPPED_CHUNK, Ingestor
 from app.ingest.records import SourceError
 from app.ingest.synth import generate
 from app.main import create_app
@@ -247,7 +247,9 @@ def _section(figures: list[Figure], patients: int) -> str:
         "",
         "How the files go in: `Ingestor.receive_many`, what `mitral-fhir ingest` runs, logs "
         f"and maps units in batches that cross file boundaries ({LOG_BATCH} units logged per "
-        f"transaction, {CHUNK} mapped and written per transaction), so a feed of many small files "
+        f"transaction, {CHUNK} mapped and written per transaction on SQLite, "
+        f"{OVERLAPPED_CHUNK} on PostgreSQL, the next chunk mapped while one is written), so a "
+        "feed of many small files "
         "(one Bundle per file, daily CSV extracts) costs a commit per batch, not two per file. "
         "`POST /ingest/{centre}` takes one input per request and pays its own two commits.",
         "",

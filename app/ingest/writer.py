@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -27,7 +28,7 @@ from app.search.request import parse_search
 from app.search.sql import find_ids
 from app.storage import ingest_log
 from app.storage.ingest_log import LoggedUnit
-from app.storage.store import WriteTx
+from app.storage.store import StoredVersion, WriteTx
 
 UNIT_SYSTEM = "https://fhir.southlondon-mitral.nhs.uk/Id/ingest-unit"
 """Provenance.entity.what.identifier system: the ingest log's unit id (GET /ingest/units/{id})."""
@@ -81,17 +82,28 @@ def _replace_refs(value: Any, old: str, new: str) -> Any:
 
 
 class _Tally:
+    """What one unit did to each resource it wrote, as if the unit had its own transaction.
+
+    A chunk writes many units in one transaction with one ``now``, so a version another
+    unit of the chunk wrote looks as fresh as this unit's own; only the versions this unit
+    wrote count as its updates (and its Provenance targets)."""
+
     def __init__(self) -> None:
         self.created: list[str] = []
         self.updated: list[str] = []
         self.unchanged: list[str] = []
         self.targets: list[str] = []
+        self._written: set[tuple[str, str]] = set()
 
-    def add(self, outcome: writes.WriteOutcome, now: int) -> None:
+    def add(self, outcome: writes.WriteOutcome, before: StoredVersion | None) -> None:
+        """``before``: the current version the write started from."""
+        key = (outcome.res_type, outcome.res_id)
+        if before is None or outcome.version_id != before.version_id:
+            self._written.add(key)  # a new version (update keeps it when nothing changed)
         ref = f"{outcome.res_type}/{outcome.res_id}"
         if outcome.status == HTTPStatus.CREATED:
             self.created.append(ref)
-        elif outcome.last_updated == now:
+        elif key in self._written:
             self.updated.append(ref)
         else:
             self.unchanged.append(ref)
@@ -101,11 +113,16 @@ class _Tally:
 
 async def _put(tx: WriteTx, resource: dict[str, Any], now: int, tally: _Tally) -> None:
     res_type, res_id = resource["resourceType"], resource["id"]
-    if res_type == "Patient":
-        current = await tx.current(res_type, res_id)
-        if current is not None and not current.deleted and current.content is not None:
-            resource = _merge_patient(fhir_json.loads(current.content), resource)
-    tally.add(await writes.update(tx, resource, res_id, now=now, method="PUT"), now)
+    current = await tx.current(res_type, res_id)
+    if (
+        res_type == "Patient"
+        and current is not None
+        and not current.deleted
+        and current.content is not None
+    ):
+        resource = _merge_patient(fhir_json.loads(current.content), resource)
+    outcome = await writes.update(tx, resource, res_id, now=now, method="PUT")
+    tally.add(outcome, current)
 
 
 async def _merge(tx: WriteTx, ctx: FhirContext, merge: Merge, now: int, tally: _Tally) -> None:
@@ -130,13 +147,13 @@ async def _merge(tx: WriteTx, ctx: FhirContext, merge: Merge, now: int, tally: _
             if current is None or current.deleted or current.content is None:
                 continue
             moved = _replace_refs(fhir_json.loads(current.content), old, merge.survivor)
-            tally.add(await writes.update(tx, moved, res_id, now=now), now)
+            tally.add(await writes.update(tx, moved, res_id, now=now), current)
         current = await tx.current("Patient", retired_id)
         if current is not None and current.content is not None and not current.deleted:
             retired = fhir_json.loads(current.content)
             retired["active"] = False
             retired["link"] = [{"other": {"reference": merge.survivor}, "type": "replaced-by"}]
-            tally.add(await writes.update(tx, retired, retired_id, now=now), now)
+            tally.add(await writes.update(tx, retired, retired_id, now=now), current)
     survivor = await tx.current("Patient", survivor_id)
     if survivor is not None and survivor.content is not None and not survivor.deleted:
         body = fhir_json.loads(survivor.content)
@@ -162,18 +179,25 @@ async def _merge(tx: WriteTx, ctx: FhirContext, merge: Merge, now: int, tally: _
         body["identifier"] = idents
         if links:
             body["link"] = [*body.get("link", []), *links]
-        tally.add(await writes.update(tx, body, survivor_id, now=now), now)
+        tally.add(await writes.update(tx, body, survivor_id, now=now), survivor)
 
 
+@lru_cache(maxsize=4096)
 def _provenance_id(unit_id: str) -> str:
+    """Remembered: asked for once when a chunk's rows are prefetched, once when written."""
     return str(uuid.uuid5(NAMESPACE, f"provenance|{unit_id}"))
+
+
+@cache
+def _organization_id(ods_code: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"ods|{ods_code}"))
 
 
 def provenance(item: UnitWrite, targets: list[str], now: int) -> dict[str, Any]:
     unit, spec = item.unit, item.spec
     label = _KIND_LABEL.get(unit.kind, unit.kind)
     where = f" ({unit.source_name}, {unit.position})" if unit.source_name else ""
-    org_id = uuid.uuid5(NAMESPACE, f"ods|{spec.ods.organization}")
+    org_id = _organization_id(spec.ods.organization)
     return {
         "resourceType": "Provenance",
         "id": _provenance_id(unit.unit_id),
@@ -222,7 +246,7 @@ def centre_organization(spec: Spec) -> dict[str, Any]:
     """The centre's trust as an MV-Organization (Provenance agents point at it)."""
     return {
         "resourceType": "Organization",
-        "id": str(uuid.uuid5(NAMESPACE, f"ods|{spec.ods.organization}")),
+        "id": _organization_id(spec.ods.organization),
         "meta": {"profile": [MV_ORGANIZATION]},
         "identifier": [{"system": ODS_ORG, "value": spec.ods.organization}],
         "active": True,
