@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+import orjson
+
 from app.pathway.model import Episode
 from app.storage.database import Connection
 
@@ -19,11 +21,14 @@ _INSERT = (
     f"INSERT INTO pathway_episode ({', '.join(COLUMNS)}) "
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})"
 )
+_UPSERT = (
+    _INSERT
+    + " ON CONFLICT (careplan_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "careplan_id")
+)
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM pathway_episode"
-_PATIENT, _CAREPLAN = COLUMNS.index("patient_id"), COLUMNS.index("careplan_id")
-
-Stored = dict[str, dict[str, tuple[Any, ...]]]
-"""Stored rows: patient id -> careplan id -> row (values in ``COLUMNS`` order)."""
+CAREPLAN = COLUMNS.index("careplan_id")
+"""Where a row holds its CarePlan id."""
 
 
 def _row(episode: Episode) -> tuple[Any, ...]:
@@ -52,23 +57,42 @@ async def replace(conn: Connection, patient_ids: Sequence[str], episodes: list[E
         await conn.executemany(_INSERT, [_row(e) for e in episodes])
 
 
-async def stored(conn: Connection, patient_ids: Sequence[str]) -> Stored:
-    """The stored rows of these patients (each of them a key, with or without rows)."""
-    out: Stored = {pid: {} for pid in patient_ids}
-    for start in range(0, len(patient_ids), 500):
-        chunk = list(patient_ids[start : start + 500])
+async def write(
+    conn: Connection, patients: Sequence[tuple[list[Episode], dict[str, tuple[Any, ...]]]]
+) -> None:
+    """Each patient's episodes (with its stored rows, ``stored_row``) made the stored rows:
+    only the rows that differ are written, a row per changed episode (an upsert) and a delete
+    of the episodes that are gone, so a derivation that changed one episode costs a statement,
+    and an unchanged one none. The rows end as ``replace`` would leave them."""
+    upserts: list[tuple[Any, ...]] = []
+    gone: list[str] = []
+    for episodes, rows in patients:
+        keep = set()
+        for episode in episodes:
+            row = _row(episode)
+            keep.add(episode.careplan_id)
+            if rows.get(episode.careplan_id) != row:
+                upserts.append(row)
+        gone.extend(careplan_id for careplan_id in rows if careplan_id not in keep)
+    for start in range(0, len(gone), 500):
+        chunk = gone[start : start + 500]
         marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
-        for row in await conn.fetch(f"{_SELECT} WHERE patient_id IN ({marks})", *chunk):
-            values = tuple(row)
-            out.setdefault(values[_PATIENT], {})[values[_CAREPLAN]] = values
-    return out
+        await conn.execute(f"DELETE FROM pathway_episode WHERE careplan_id IN ({marks})", *chunk)
+    if upserts:
+        await conn.executemany(_UPSERT, upserts)
 
 
-def unchanged(episodes: list[Episode], rows: dict[str, tuple[Any, ...]]) -> bool:
-    """Whether ``rows`` (one patient's, from ``stored``) are already exactly these episodes:
-    a rebuild of unchanged data then rewrites no row (SQLite reads back a boolean as 0/1,
-    which compares equal)."""
-    return len(episodes) == len(rows) and all(rows.get(e.careplan_id) == _row(e) for e in episodes)
+AS_JSON = {
+    "sqlite": f"CAST(json_array({', '.join(COLUMNS)}) AS BLOB)",
+    "postgresql": f"convert_to(json_build_array({', '.join(COLUMNS)})::text, 'UTF8')",
+}
+"""A stored row as the bytes of a JSON array (``COLUMNS`` order): how the derivation reads
+a batch's rows in the statement that loads its resources (``stored_row`` reads it back)."""
+
+
+def stored_row(row_json: bytes) -> tuple[Any, ...]:
+    """A row of ``AS_JSON`` as ``_row`` gives it (SQLite's booleans stay 0/1, equal to them)."""
+    return tuple(orjson.loads(row_json))
 
 
 async def of_patient(conn: Connection, patient_id: str) -> list[Episode]:

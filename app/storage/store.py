@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from app.storage import writes_index, writes_pg
 from app.storage.database import Connection, Database, Row
 from app.storage.index_rows import COLUMNS, IndexRows
 
@@ -25,30 +26,16 @@ _SELECT_VERSION = (
 )
 _UPSERT_CURRENT = (
     "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted, content, centre) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) "
-    "ON CONFLICT (res_type, res_id) DO UPDATE SET version_id = excluded.version_id, "
-    "last_updated = excluded.last_updated, deleted = excluded.deleted, "
-    "content = excluded.content, centre = excluded.centre"
-)
-_RESOURCE_COLUMNS = (
-    "res_type",
-    "res_id",
-    "version_id",
-    "last_updated",
-    "deleted",
-    "content",
-    "centre",
-)
-_VERSION_COLUMNS = (
-    "res_type",
-    "res_id",
-    "version_id",
-    "last_updated",
-    "method",
-    "deleted",
-    "content",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7)" + writes_pg.ON_CONFLICT
 )
 _DELETE_INDEX = {t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2" for t in COLUMNS}
+_ROW_ID = {"sqlite": "rowid = $1", "postgresql": "ctid = CAST($1 AS text)::tid"}
+_DELETE_ROW = {
+    (dialect, t): f"DELETE FROM {t} WHERE {row_id} AND res_type = $2 AND res_id = $3"
+    for dialect, row_id in _ROW_ID.items()
+    for t in COLUMNS
+}
+"""One stored index row (``writes_index``) by its row id, if still of that resource."""
 _DELETE_INDEX_PARAM = {
     t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2 AND param = $3" for t in COLUMNS
 }
@@ -155,6 +142,10 @@ class WriteTx:
         self._index: dict[tuple[str, str], dict[str, list[tuple[Any, ...]]]] = {}
         """Pending index rows per resource: a second write of a resource before the flush
         replaces the first one's rows (they never reach the database)."""
+        self._stored_index: dict[tuple[str, str], writes_index.Stored] = {}
+        """Index rows as stored (``read_index``) of resources not written since."""
+        self._diffed: dict[tuple[str, str], None] = {}
+        """Rewritten resources among those: only their changed index rows are written."""
 
     async def connection(self) -> Connection:
         """The transaction's connection for queries, with pending writes flushed."""
@@ -201,6 +192,22 @@ class WriteTx:
         for key in wanted:
             self._known.setdefault(key, None)
 
+    async def read_index(self, res_type: str, ids: Iterable[str]) -> None:
+        """Read the stored index rows of resources this transaction has locked (``current``,
+        ``prefetch``): rewriting one then deletes and inserts only the index rows that
+        differ (``writes_index``), instead of all of them."""
+        conn = await self.connection()
+        wanted = [i for i in dict.fromkeys(ids) if (res_type, i) in self._known]
+        for start in range(0, len(wanted), _PREFETCH):
+            chunk = wanted[start : start + _PREFETCH]
+            sql = writes_index.read_sql(conn.dialect, len(chunk))
+            if conn.dialect == "postgresql":
+                rows = await conn.fetch(sql, res_type, chunk)
+            else:
+                rows = await conn.fetch(sql, res_type, *chunk)
+            for res_id, stored in writes_index.parse(conn.dialect, rows, chunk).items():
+                self._stored_index[(res_type, res_id)] = stored
+
     def put(
         self,
         *,
@@ -223,7 +230,11 @@ class WriteTx:
         # No row exists (checked under lock, or a fresh id): a plain insert, no upsert.
         (self._current if existed else self._new).append(row)
         self._versions.append((res_type, res_id, version_id, last_updated, method, False, content))
-        if existed:
+        if not existed:
+            self._stored_index.pop((res_type, res_id), None)
+        elif (res_type, res_id) in self._stored_index:
+            self._diffed[(res_type, res_id)] = None
+        else:
             self._stale_index.append((res_type, res_id))
         self._index[(res_type, res_id)] = index.rows
         if res_type in PATHWAY_SOURCES:
@@ -242,6 +253,7 @@ class WriteTx:
         self._current.append((res_type, res_id, version_id, last_updated, True, None, None))
         self._versions.append((res_type, res_id, version_id, last_updated, "DELETE", True, None))
         self._stale_index.append((res_type, res_id))
+        self._forget_index(res_type, res_id)
         self._index.pop((res_type, res_id), None)
         if res_type == "Patient":
             self._dirty[res_id] = last_updated
@@ -254,6 +266,7 @@ class WriteTx:
         """Replace the index rows of a stored resource: all of them, or only those whose
         ``param`` is in ``params``. The new rows are written with the next flush."""
         await self.flush()
+        self._forget_index(res_type, res_id)
         if params is None:
             for table in COLUMNS:
                 await self._conn.execute(_DELETE_INDEX[table], res_type, res_id)
@@ -262,6 +275,24 @@ class WriteTx:
                 for param in params:
                     await self._conn.execute(_DELETE_INDEX_PARAM[table], res_type, res_id, param)
         self._index[(res_type, res_id)] = index.rows
+
+    def _forget_index(self, res_type: str, res_id: str) -> None:
+        """Its stored index rows are about to be deleted by other means."""
+        self._stored_index.pop((res_type, res_id), None)
+        self._diffed.pop((res_type, res_id), None)
+
+    def _take_diffs(self) -> writes_index.Gone:
+        """Pending index rows of rewritten resources whose stored rows are known reduced to
+        the new rows; returns the stored rows to delete."""
+        gone: writes_index.Gone = {}
+        for key in self._diffed:
+            stored = self._stored_index.pop(key)
+            rows, fresh = writes_index.diff(*key, stored, self._index.get(key, {}))
+            for table, found in rows.items():
+                gone.setdefault(table, []).extend(found)
+            self._index[key] = fresh
+        self._diffed = {}
+        return gone
 
     async def _previous_patients(self) -> None:
         by_type: dict[str, list[str]] = {}
@@ -279,14 +310,19 @@ class WriteTx:
     async def flush(self, *, final: bool = False) -> None:
         """Send the pending writes; ``final`` (at commit) also queues the patients they
         changed for the pathway derivation."""
+        gone = self._take_diffs()
+        if self._conn.dialect == "postgresql" and self._one_statement(gone):
+            await self._flush_pg(gone, final=final)
+            return
         if self._new:
-            await self._conn.insert_rows("resource", _RESOURCE_COLUMNS, self._new)
+            await self._conn.insert_rows("resource", writes_pg.RESOURCE_COLUMNS, self._new)
             self._new = []
         if self._current:
             await self._conn.executemany(_UPSERT_CURRENT, self._current)
             self._current = []
         if self._versions:
-            await self._conn.insert_rows("resource_version", _VERSION_COLUMNS, self._versions)
+            columns = writes_pg.VERSION_COLUMNS
+            await self._conn.insert_rows("resource_version", columns, self._versions)
             self._versions = []
         if self._dirty_deleted:  # the Patients they were about, before their index rows go
             await self._previous_patients()
@@ -295,10 +331,15 @@ class WriteTx:
             # rows) take the row locks in the same order, and hold them only to the commit.
             await self._conn.executemany(_QUEUE_DIRTY, sorted(self._dirty.items()))
             self._dirty = {}
+        await self._flush_index(gone)
+
+    async def _flush_index(self, gone: writes_index.Gone) -> None:
         if self._stale_index:
             for table in COLUMNS:
                 await self._conn.executemany(_DELETE_INDEX[table], self._stale_index)
             self._stale_index = []
+        for table, found in gone.items():
+            await self._conn.executemany(_DELETE_ROW[(self._conn.dialect, table)], found)
         by_table: dict[str, list[tuple[Any, ...]]] = {}
         for (res_type, res_id), tables in self._index.items():
             for table, rows in tables.items():
@@ -306,6 +347,49 @@ class WriteTx:
         self._index = {}
         for table, rows in by_table.items():
             await self._conn.insert_rows(table, ("res_type", "res_id", *COLUMNS[table]), rows)
+
+    def _one_statement(self, gone: writes_index.Gone) -> bool:
+        """Whether the pending writes are few enough for ``_flush_pg`` (more go by COPY), and
+        each current row is written once (an upsert cannot touch a row twice)."""
+        rows = len(self._versions) + sum(len(r) for t in self._index.values() for r in t.values())
+        if rows + sum(len(r) for r in gone.values()) > writes_pg.ONE_STATEMENT_ROWS:
+            return False
+        keys = [(r[0], r[1]) for r in self._new] + [(r[0], r[1]) for r in self._current]
+        return len(set(keys)) == len(keys)
+
+    async def _flush_pg(self, gone: writes_index.Gone, *, final: bool) -> None:
+        """PostgreSQL: the pending writes in one statement (``writes_pg``); the same rows as
+        ``flush``, and the patients' queue entries still go first, in their order."""
+        if self._dirty_deleted:
+            await self._previous_patients()
+        if self._dirty and final:
+            await self._conn.executemany(_QUEUE_DIRTY, sorted(self._dirty.items()))
+            self._dirty = {}
+        parts: list[tuple[str, list[tuple[Any, ...]]]] = []
+        if self._stale_index:
+            parts.append(("stale", self._stale_index))
+        parts.extend((f"gone:{table}", found) for table, found in gone.items())
+        if self._new:
+            parts.append(("new", self._new))
+        if self._current:
+            parts.append(("current", self._current))
+        if self._versions:
+            parts.append(("resource_version", self._versions))
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for (res_type, res_id), tables in self._index.items():
+            for table, rows in tables.items():
+                if rows:
+                    by_table.setdefault(table, []).extend((res_type, res_id, *r) for r in rows)
+        parts.extend((table, by_table[table]) for table in COLUMNS if table in by_table)
+        self._new, self._current, self._versions, self._stale_index = [], [], [], []
+        self._index = {}
+        if not parts:
+            return
+        sql = writes_pg.statement(tuple(name for name, _ in parts))
+        args: list[Any] = []
+        for _, rows in parts:
+            args.extend(list(column) for column in zip(*rows, strict=True))
+        await self._conn.execute(sql, *args)
 
 
 @dataclass(frozen=True, slots=True)
