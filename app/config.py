@@ -173,6 +173,12 @@ class Settings(BaseSettings):
     audit: bool = Field(
         default=True, description="Write an AuditEvent for every access (batched in the background)"
     )
+    audit_defer_limit: int = Field(
+        default=50_000,
+        ge=0,
+        description="Spooled accesses a busy worker may leave unstored before it stores them "
+        "at full speed (a reader of AuditEvents waits for at most these)",
+    )
     log_level: str = "info"
 
     @field_validator("poll_centres")

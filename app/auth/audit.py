@@ -7,7 +7,7 @@ Three steps, each cheaper for the request than the next:
 - spooled accesses are *stored* as AuditEvents (built, indexed like any resource, ~150 µs
   each) with the CPU the service has to spare: while requests keep the process busy, storing
   gets only ``MIN_SHARE`` of the time, so a saturated service defers that work to quieter
-  moments instead of taking it from its requests. A backlog past ``DEFER_LIMIT`` is stored at
+  moments instead of taking it from its requests. A backlog past ``audit_defer_limit`` is stored at
   full speed, and anything that reads AuditEvents (``flush``, which the dispatcher calls
   first) stores the whole backlog before it reads, so the trail a client searches is complete.
 Stored AuditEvents go straight through the store (no validation: the builder is ours; no
@@ -42,12 +42,12 @@ log = logging.getLogger(__name__)
 BATCH = 500
 """Accesses per spool transaction; the task also wakes early when this many are queued."""
 STORE_BATCH = 50
-"""AuditEvents per storing transaction (~8 ms of work)."""
+"""AuditEvents per storing transaction when paced (~8 ms of work)."""
+CATCH_UP_BATCH = 500
+"""... when catching up (a reader waits, or the backlog is past ``audit_defer_limit``): bigger
+transactions write fewer index pages per AuditEvent."""
 INTERVAL = 0.2
 """Seconds between spools of a queue smaller than a batch."""
-DEFER_LIMIT = 50_000
-"""Spooled accesses past which they are stored at full speed, busy or not (a reader then
-waits at most this many stores, a few seconds)."""
 TARGET_LOAD = 0.8
 """Storing may use the CPU the rest of the process leaves below this share of a core."""
 MIN_SHARE = 0.05
@@ -155,6 +155,9 @@ class AuditTrail:
         else ``http://<host>:<port>/fhir``."""
         self._fallback_base = f"http://{settings.host}:{settings.port}/fhir"
         self._pacer = Pacer()
+        self.defer_limit = settings.audit_defer_limit
+        """Spooled accesses past which they are stored at full speed, busy or not (a reader
+        then waits for at most this many stores)."""
         self._queue: deque[AccessEvent] = deque()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -227,14 +230,19 @@ class AuditTrail:
 
     async def _store_backlog(self, budget: float | None) -> int:
         """Store spooled accesses, a batch at a time, within ``budget`` CPU seconds (None:
-        all of them; past ``DEFER_LIMIT``, regardless); yields between batches so requests
+        all of them; past ``audit_defer_limit``, regardless); yields between batches so requests
         run. Returns how many were stored."""
         stored = 0
         spent = 0.0
-        while budget is None or spent < budget or self.backlog > DEFER_LIMIT:
+        while budget is None or spent < budget or self.backlog > self.defer_limit:
             started = time.process_time()
+            size = (
+                STORE_BATCH
+                if budget is not None and self.backlog <= self.defer_limit
+                else CATCH_UP_BATCH
+            )
             try:
-                done = await self._store(STORE_BATCH)
+                done = await self._store(size)
             except asyncio.CancelledError:
                 raise
             except Exception:  # spooled rows stay queued: nothing is lost
@@ -246,7 +254,7 @@ class AuditTrail:
                 spent += used
                 self._pacer.spent(used)
             stored += done
-            if done < STORE_BATCH:
+            if done < size:
                 self.backlog = 0
                 break
             self.backlog = max(0, self.backlog - done)

@@ -133,7 +133,7 @@ async def test_a_backlog_past_the_limit_is_stored_even_while_busy(
     audited: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trail = await saturated(audited, monkeypatch)
-    monkeypatch.setattr(audit, "DEFER_LIMIT", 3)
+    monkeypatch.setattr(trail, "defer_limit", 3)
     user = system_client()
     for n in range(10):
         trail.record(access(user, res_id=f"over-{n}", patients=()))
@@ -169,6 +169,7 @@ async def test_two_workers_storing_one_spool_store_each_access_once(
 ) -> None:
     user = system_client()
     monkeypatch.setattr(audit, "STORE_BATCH", 3)
+    monkeypatch.setattr(audit, "CATCH_UP_BATCH", 3)
     other = create_app(backend.settings(audit=True))
     async with other.router.lifespan_context(other):
         busy(audited, monkeypatch, True)
