@@ -77,8 +77,8 @@ class Guard:
                 raw = value
             elif name == b"host":
                 host = value
-        token = bearer_token(raw.decode("latin-1") if raw is not None else None)
-        if self._verifier is None:
+        verifier = self._verifier
+        if verifier is None:
             raise RuntimeError("access control is on but no token verifier is configured")
         expected = self._expected.get(host)
         if expected is None:  # the issuer and audience for this Host, worked out once
@@ -86,7 +86,15 @@ class Guard:
             expected = (self.issuer(base), self._audience or base)
             if len(self._expected) < _EXPECTED_LIMIT:
                 self._expected[host] = expected
-        return await self._verifier.verify(token, issuer=expected[0], audience=expected[1])
+        if raw is not None:
+            seen = verifier.admitted(raw, expected[0] + " " + expected[1])
+            if seen is not None:
+                return seen
+        token = bearer_token(raw.decode("latin-1") if raw is not None else None)
+        principal = await verifier.verify(token, issuer=expected[0], audience=expected[1])
+        assert raw is not None  # bearer_token refused a missing header
+        verifier.remember(raw, expected[0] + " " + expected[1], principal)
+        return principal
 
 
 def check_route(

@@ -90,6 +90,28 @@ class TokenVerifier:
         self._is_revoked = is_revoked
         self._clock = clock
         self._cache: dict[str, _Verified] = {}
+        self._headers: dict[bytes, tuple[Principal, str]] = {}
+        """Authorization headers accepted, with the issuer (hence audience: both follow from
+        the Host) they were accepted for."""
+
+    def admitted(self, header: bytes, issuer: str) -> Principal | None:
+        """The fast path of ``verify`` for an ``Authorization`` header accepted before for
+        this issuer: only what can change since (expiry, revocation) is checked again. None:
+        take the full path (which also says why a token is refused)."""
+        seen = self._headers.get(header)
+        if seen is None or seen[1] != issuer:
+            return None
+        principal = seen[0]
+        if principal.expires_at is not None and self._clock() > principal.expires_at + LEEWAY:
+            return None
+        if principal.token_id and self._is_revoked and self._is_revoked(principal.token_id):
+            return None
+        return principal
+
+    def remember(self, header: bytes, issuer: str, principal: Principal) -> None:
+        if len(self._headers) >= _CACHE_LIMIT:
+            self._headers.clear()
+        self._headers[header] = (principal, issuer)
 
     async def verify(self, token: str, *, issuer: str, audience: str) -> Principal:
         """The Principal ``token`` stands for, or Unauthorized saying why not."""
@@ -156,6 +178,7 @@ class TokenVerifier:
     def forget(self) -> None:
         """Drop every cached verification (tests, key rotation)."""
         self._cache.clear()
+        self._headers.clear()
 
 
 def _text(claims: dict[str, Any], name: str) -> str | None:
