@@ -62,7 +62,8 @@ class Guard:
         self._verifier = verifier
         self._issuer = settings.auth_issuer.rstrip("/") if settings.auth_issuer else None
         self._audience = settings.auth_audience
-        self._expected: dict[bytes | None, tuple[str, str]] = {}
+        self._expected: dict[bytes | None, tuple[str, str, str]] = {}
+        """Per Host: the issuer and audience expected, and both as one key (``admitted``)."""
 
     def issuer(self, base: str) -> str:
         return self._issuer or embedded_issuer(base)
@@ -83,17 +84,18 @@ class Guard:
         expected = self._expected.get(host)
         if expected is None:  # the issuer and audience for this Host, worked out once
             base = base_url(request)
-            expected = (self.issuer(base), self._audience or base)
+            issuer, audience = self.issuer(base), self._audience or base
+            expected = (issuer, audience, f"{issuer} {audience}")
             if len(self._expected) < _EXPECTED_LIMIT:
                 self._expected[host] = expected
         if raw is not None:
-            seen = verifier.admitted(raw, expected[0] + " " + expected[1])
+            seen = verifier.admitted(raw, expected[2])
             if seen is not None:
                 return seen
         token = bearer_token(raw.decode("latin-1") if raw is not None else None)
         principal = await verifier.verify(token, issuer=expected[0], audience=expected[1])
         assert raw is not None  # bearer_token refused a missing header
-        verifier.remember(raw, expected[0] + " " + expected[1], principal)
+        verifier.remember(raw, expected[2], principal)
         return principal
 
 

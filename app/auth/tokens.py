@@ -94,12 +94,13 @@ class TokenVerifier:
         """Authorization headers accepted, with the issuer (hence audience: both follow from
         the Host) they were accepted for."""
 
-    def admitted(self, header: bytes, issuer: str) -> Principal | None:
-        """The fast path of ``verify`` for an ``Authorization`` header accepted before for
-        this issuer: only what can change since (expiry, revocation) is checked again. None:
-        take the full path (which also says why a token is refused)."""
+    def admitted(self, header: bytes, expected: str) -> Principal | None:
+        """The fast path of ``verify`` for an ``Authorization`` header accepted before for the
+        same issuer and audience (``expected``: both, as one string): only what can change
+        since (expiry, revocation) is checked again. None: take the full path (which also
+        says why a token is refused)."""
         seen = self._headers.get(header)
-        if seen is None or seen[1] != issuer:
+        if seen is None or seen[1] != expected:
             return None
         principal = seen[0]
         if principal.expires_at is not None and self._clock() > principal.expires_at + LEEWAY:
@@ -108,10 +109,10 @@ class TokenVerifier:
             return None
         return principal
 
-    def remember(self, header: bytes, issuer: str, principal: Principal) -> None:
+    def remember(self, header: bytes, expected: str, principal: Principal) -> None:
         if len(self._headers) >= _CACHE_LIMIT:
             self._headers.clear()
-        self._headers[header] = (principal, issuer)
+        self._headers[header] = (principal, expected)
 
     async def verify(self, token: str, *, issuer: str, audience: str) -> Principal:
         """The Principal ``token`` stands for, or Unauthorized saying why not."""

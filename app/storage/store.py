@@ -324,6 +324,10 @@ class WriteTx:
             columns = writes_pg.VERSION_COLUMNS
             await self._conn.insert_rows("resource_version", columns, self._versions)
             self._versions = []
+        await self._queue_patients(final=final)
+        await self._flush_index(gone)
+
+    async def _queue_patients(self, *, final: bool) -> None:
         if self._dirty_deleted:  # the Patients they were about, before their index rows go
             await self._previous_patients()
         if self._dirty and final:
@@ -331,7 +335,16 @@ class WriteTx:
             # rows) take the row locks in the same order, and hold them only to the commit.
             await self._conn.executemany(_QUEUE_DIRTY, sorted(self._dirty.items()))
             self._dirty = {}
-        await self._flush_index(gone)
+
+    def _take_index_rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        """The pending index rows per table (in ``COLUMNS`` order), with their resource."""
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for (res_type, res_id), tables in self._index.items():
+            for table, rows in tables.items():
+                if rows:
+                    by_table.setdefault(table, []).extend((res_type, res_id, *r) for r in rows)
+        self._index = {}
+        return {table: by_table[table] for table in COLUMNS if table in by_table}
 
     async def _flush_index(self, gone: writes_index.Gone) -> None:
         if self._stale_index:
@@ -340,12 +353,7 @@ class WriteTx:
             self._stale_index = []
         for table, found in gone.items():
             await self._conn.executemany(_DELETE_ROW[(self._conn.dialect, table)], found)
-        by_table: dict[str, list[tuple[Any, ...]]] = {}
-        for (res_type, res_id), tables in self._index.items():
-            for table, rows in tables.items():
-                by_table.setdefault(table, []).extend((res_type, res_id, *r) for r in rows)
-        self._index = {}
-        for table, rows in by_table.items():
+        for table, rows in self._take_index_rows().items():
             await self._conn.insert_rows(table, ("res_type", "res_id", *COLUMNS[table]), rows)
 
     def _one_statement(self, gone: writes_index.Gone) -> bool:
@@ -360,11 +368,7 @@ class WriteTx:
     async def _flush_pg(self, gone: writes_index.Gone, *, final: bool) -> None:
         """PostgreSQL: the pending writes in one statement (``writes_pg``); the same rows as
         ``flush``, and the patients' queue entries still go first, in their order."""
-        if self._dirty_deleted:
-            await self._previous_patients()
-        if self._dirty and final:
-            await self._conn.executemany(_QUEUE_DIRTY, sorted(self._dirty.items()))
-            self._dirty = {}
+        await self._queue_patients(final=final)
         parts: list[tuple[str, list[tuple[Any, ...]]]] = []
         if self._stale_index:
             parts.append(("stale", self._stale_index))
@@ -375,14 +379,8 @@ class WriteTx:
             parts.append(("current", self._current))
         if self._versions:
             parts.append(("resource_version", self._versions))
-        by_table: dict[str, list[tuple[Any, ...]]] = {}
-        for (res_type, res_id), tables in self._index.items():
-            for table, rows in tables.items():
-                if rows:
-                    by_table.setdefault(table, []).extend((res_type, res_id, *r) for r in rows)
-        parts.extend((table, by_table[table]) for table in COLUMNS if table in by_table)
+        parts.extend(self._take_index_rows().items())
         self._new, self._current, self._versions, self._stale_index = [], [], [], []
-        self._index = {}
         if not parts:
             return
         sql = writes_pg.statement(tuple(name for name, _ in parts))

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.auth import audit
-from app.auth.access import AccessEvent
+from app.auth.access import AccessEvent, Principal
 from app.auth.audit import AuditTrail, decode, encode
 from app.auth.audit_event import build_audit_event
 from app.main import create_app
@@ -39,6 +39,20 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) 
             return
         await asyncio.sleep(0.05)
     assert await check()
+
+
+async def until_spooled(application: FastAPI, count: int) -> None:
+    async def spooled() -> bool:
+        return trail_of(application).pending == 0 and await count_spooled(application) >= count
+
+    await wait_for(spooled)
+
+
+async def until_stored(application: FastAPI, principal: Principal, count: int) -> None:
+    async def stored() -> bool:
+        return await count_stored(application, principal) >= count
+
+    await wait_for(stored)
 
 
 def busy(application: FastAPI, monkeypatch: pytest.MonkeyPatch, value: bool) -> None:
@@ -93,10 +107,7 @@ async def test_while_busy_accesses_are_spooled_not_stored_and_a_search_still_see
     for n in range(5):
         trail.record(access(user, res_id=f"busy-{n}", patients=()))
 
-    async def spooled() -> bool:
-        return trail.pending == 0 and await count_spooled(audited) >= 5
-
-    await wait_for(spooled)  # the background task spools within ~0.2 s
+    await until_spooled(audited, 5)  # the background task spools within ~0.2 s
     await asyncio.sleep(3 * audit.INTERVAL)  # several more ticks: still busy, still deferred
     assert await count_stored(audited, user) == 0
     assert await count_spooled(audited) >= 5
@@ -115,17 +126,12 @@ async def test_a_quiet_moment_stores_the_backlog(
     for n in range(7):
         trail.record(access(user, res_id=f"quiet-{n}", patients=()))
 
-    async def spooled() -> bool:
-        return await count_spooled(audited) >= 7
-
-    await wait_for(spooled)
+    await until_spooled(audited, 7)
     assert await count_stored(audited, user) == 0
     busy(audited, monkeypatch, False)
 
-    async def stored() -> bool:
-        return await count_stored(audited, user) == 7
-
-    await wait_for(stored)
+    await until_stored(audited, user, 7)
+    assert await count_stored(audited, user) == 7
     assert await count_spooled(audited) == 0
 
 
@@ -138,11 +144,7 @@ async def test_a_backlog_past_the_limit_is_stored_even_while_busy(
     for n in range(10):
         trail.record(access(user, res_id=f"over-{n}", patients=()))
 
-    async def drained() -> bool:
-        # stored down to the limit, then deferred again
-        return await count_stored(audited, user) >= 10 - 3
-
-    await wait_for(drained)
+    await until_stored(audited, user, 10 - 3)  # down to the limit, then deferred again
     assert await count_spooled(audited) <= 3
 
 
@@ -155,11 +157,7 @@ async def test_accesses_spooled_before_a_crash_are_stored_after_the_restart(
 
     restarted = create_app(backend.settings(audit=True))
     async with restarted.router.lifespan_context(restarted):
-
-        async def stored() -> bool:
-            return await count_stored(restarted, user) == 4
-
-        await wait_for(stored)  # idle: the new process's writer stores the old spool
+        await until_stored(restarted, user, 4)  # idle: the new writer stores the old spool
     assert await count_stored(audited, user) == 4
     assert await count_spooled(audited) == 0
 

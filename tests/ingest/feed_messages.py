@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import random
+from typing import Any
+
+import httpx
 
 SPEC = """
 centre: kings
@@ -105,3 +108,14 @@ def feed(count: int, seed: int = 7) -> str:
     """``count`` referrals for distinct patients, one message after another."""
     rng = random.Random(seed)
     return "\n".join(referral(n, nhs=nhs_number(rng)) for n in range(count)) + "\n"
+
+
+HL7 = {"content-type": "x-application/hl7-v2+er7"}
+
+
+async def push(http: httpx.AsyncClient, body: str) -> dict[str, Any]:
+    """POST ER7 to King's ingest route; the receipt."""
+    response = await http.post("/ingest/kings", content=body.encode(), headers=HL7)
+    assert response.status_code == 200, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt

@@ -7,51 +7,17 @@ independently of the shipped centre mappings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from app.ingest.mapping.spec import load_specs
 from app.ingest.pipeline import Ingestor
-from app.main import create_app
-from tests.conftest import Backend, empty_tables
-from tests.ingest.feed_messages import SPEC, feed, referral
+from tests.ingest.feed_messages import HL7, SPEC, feed, push, referral
 
-HL7 = {"content-type": "x-application/hl7-v2+er7"}
 NHS = "9434765919"
-
-
-@pytest.fixture(scope="module")
-def mappings(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("mappings")
-    (directory / "kings.yaml").write_text(SPEC)
-    return directory
-
-
-@pytest.fixture(scope="module")
-async def ingest_app(backend: Backend, mappings: Path) -> AsyncIterator[FastAPI]:
-    application = create_app(backend.settings(mappings_dir=mappings, max_body_bytes=256 * 1024))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def http(ingest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    await empty_tables(ingest_app)
-    transport = httpx.ASGITransport(app=ingest_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
-
-
-async def push(http: httpx.AsyncClient, body: str) -> dict[str, Any]:
-    response = await http.post("/ingest/kings", content=body.encode(), headers=HL7)
-    assert response.status_code == 200, response.text
-    receipt: dict[str, Any] = response.json()
-    return receipt
 
 
 async def search(http: httpx.AsyncClient, query: str) -> dict[str, Any]:

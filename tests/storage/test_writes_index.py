@@ -16,6 +16,7 @@ from app.fhir.context import FhirContext
 from app.search.extract import extract_index
 from app.storage import schema, writes_index, writes_pg
 from app.storage.index_rows import COLUMNS
+from app.storage.store import WriteTx
 
 PATIENT: dict[str, Any] = {
     "resourceType": "Patient",
@@ -99,6 +100,17 @@ def _expected(resource: dict[str, Any]) -> dict[str, Counter[tuple[Any, ...]]]:
     return {t: Counter(tuple(r) for r in rows.get(t, [])) for t in COLUMNS}
 
 
+async def _stored_once(ctx: FhirContext) -> None:
+    async with ctx.store.write() as tx:
+        await writes.update(tx, PATIENT, "diffed", now=ctx.now())
+
+
+async def _lock_and_read_index(tx: WriteTx, *ids: str) -> None:
+    """What a caller of ``read_index`` does first: lock the resource (``prefetch``)."""
+    await tx.prefetch([("Patient", "diffed")])
+    await tx.read_index("Patient", ids)
+
+
 def _values(found: dict[str, Counter[tuple[Any, ...]]]) -> dict[str, Counter[tuple[Any, ...]]]:
     return {t: found[t] for t in COLUMNS}
 
@@ -107,15 +119,13 @@ async def test_a_rewrite_after_read_index_keeps_unchanged_rows_and_ends_like_a_f
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     ctx: FhirContext = app.state.fhir
-    async with ctx.store.write() as tx:
-        await writes.update(tx, PATIENT, "diffed", now=ctx.now())
+    await _stored_once(ctx)
     before = await _rows(ctx, "diffed")
     assert _values(before) == _expected(PATIENT)
 
     renamed = {**PATIENT, "name": [{"family": "Okafor-Ellis", "given": ["Adaeze", "Ngozi"]}]}
     async with ctx.store.write() as tx:
-        await tx.prefetch([("Patient", "diffed")])
-        await tx.read_index("Patient", ["diffed"])
+        await _lock_and_read_index(tx, "diffed")
         await writes.update(tx, renamed, "diffed", now=ctx.now())
     after = await _rows(ctx, "diffed")
 
@@ -135,21 +145,18 @@ async def test_read_index_then_two_writes_or_a_delete_in_one_transaction(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     ctx: FhirContext = app.state.fhir
-    async with ctx.store.write() as tx:
-        await writes.update(tx, PATIENT, "diffed", now=ctx.now())
+    await _stored_once(ctx)
     male = {**PATIENT, "gender": "male"}
     other = {**PATIENT, "gender": "other", "birthDate": "1950"}
     async with ctx.store.write() as tx:
-        await tx.prefetch([("Patient", "diffed")])
-        await tx.read_index("Patient", ["diffed", "not-locked"])
+        await _lock_and_read_index(tx, "diffed", "not-locked")
         await writes.update(tx, male, "diffed", now=ctx.now())
         await tx.connection()  # flushed: the stored rows changed since they were read
         await writes.update(tx, other, "diffed", now=ctx.now())
     assert _values(await _rows(ctx, "diffed")) == _expected(other)
 
     async with ctx.store.write() as tx:
-        await tx.prefetch([("Patient", "diffed")])
-        await tx.read_index("Patient", ["diffed"])
+        await _lock_and_read_index(tx, "diffed")
         await writes.update(tx, male, "diffed", now=ctx.now())
         await writes.delete(tx, "Patient", "diffed", now=ctx.now())
     assert _values(await _rows(ctx, "diffed")) == {t: Counter() for t in COLUMNS}
