@@ -319,12 +319,23 @@ async def drain(
             queued, organizations = await _claim(await tx.connection(), patient_ids)
             if queued:
                 await _write(tx, ctx, queued, organizations, result)
-        if not queued:
-            return result
-        if progress is not None:
+        if queued and progress is not None:
             progress(len(queued))
-        if patient_ids is not None or len(queued) < BATCH:
-            return result
+        if not queued or patient_ids is not None or len(queued) < BATCH:
+            break
+    if result.patients >= BATCH:
+        await _vacuum_queue(ctx)
+    return result
+
+
+async def _vacuum_queue(ctx: FhirContext) -> None:
+    """PostgreSQL: after a bulk derivation, clear the queue's dead rows at once. Each claim
+    of the oldest entries would otherwise read them all until autovacuum came by (1 ms a
+    claim after 20,000 patients: a third of a derivation per message)."""
+    if ctx.db.dialect != "postgresql":
+        return
+    async with ctx.db.read() as conn:  # no transaction: VACUUM cannot run inside one
+        await conn.execute("VACUUM pathway_dirty")
 
 
 async def queue_all(ctx: FhirContext) -> int:

@@ -178,10 +178,12 @@ pathway_dirty = sa.Table(
     metadata,
     sa.Column("patient_id", sa.Text, primary_key=True),
     sa.Column("queued_at", sa.BigInteger, nullable=False),
+    sa.Index("ix_pathway_dirty_queued", "queued_at", "patient_id"),
 )
 """Patients whose pathway must be derived again (migration 0005): written in the same
 transaction as the write that changed one of their resources (``WriteTx``), and removed once
-their CarePlans are derived, so a change is never missed even across a crash."""
+their CarePlans are derived, so a change is never missed even across a crash. Claimed oldest
+first through its index (migration 0008)."""
 
 _EPISODE_TEXT = (
     "stage",

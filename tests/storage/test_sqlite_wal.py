@@ -8,6 +8,9 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
+from app.storage import database
 from app.storage.database import SqliteDatabase
 
 ROW = "x" * 2000
@@ -33,3 +36,34 @@ async def test_the_wal_is_started_again_during_a_long_stream_of_writes(tmp_path:
         await db.close()
     assert written > 25_000_000
     assert wal < written / 3, (wal, written)
+
+
+async def test_checkpoints_flush_the_database_file_without_holding_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a checkpoint pass that copies the whole WAL syncs the database file itself, and
+    the last pass runs under the write lock: the flushing happens before it, unlocked."""
+    path = tmp_path / "sync.sqlite3"
+    db = SqliteDatabase(str(path), checkpoint_seconds=0.02, read_threads=1)
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(db._write_lock.locked())
+        real_fsync(fd)
+
+    monkeypatch.setattr(f"{database.__name__}.os.fsync", fsync)
+    await db.open()
+    try:
+        async with db.write() as conn:
+            await conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+        for batch in range(100):
+            async with db.write() as conn:
+                await conn.executemany(
+                    "INSERT INTO t (body) VALUES ($1)", [(f"{batch}{ROW}",)] * 50
+                )
+            await asyncio.sleep(0.002)
+    finally:
+        await db.close()
+    assert synced, "no checkpoint synced the database file ahead of its locked pass"
+    assert not any(synced), "the database file was synced with writers held"
