@@ -167,6 +167,8 @@ class AuditTrail:
         """Spooled accesses not yet stored, as far as this process knows (other workers
         spool into the same table; ``RECHECK`` catches those)."""
         self._checked = 0.0
+        self._owed = 0.0
+        """CPU seconds paced storing overran its budgets by, taken from the next ones."""
 
     @property
     def pending(self) -> int:
@@ -231,16 +233,18 @@ class AuditTrail:
     async def _store_backlog(self, budget: float | None) -> int:
         """Store spooled accesses, a batch at a time, within ``budget`` CPU seconds (None:
         all of them; past ``audit_defer_limit``, regardless); yields between batches so requests
-        run. Returns how many were stored."""
+        run. Returns how many were stored.
+
+        A batch is started while budget is left, so the last one overruns it: the overrun is
+        owed (``_owed``) and taken from the next budgets. Saturated, a tick's budget is
+        smaller than one batch, and storing took a batch every tick (about twice
+        ``MIN_SHARE``) before the overrun was carried over."""
         stored = 0
-        spent = 0.0
-        while budget is None or spent < budget or self.backlog > self.defer_limit:
+        left = None if budget is None else budget - self._owed
+        while left is None or left > 0 or self.backlog > self.defer_limit:
+            paced = left is not None and self.backlog <= self.defer_limit
             started = time.process_time()
-            size = (
-                STORE_BATCH
-                if budget is not None and self.backlog <= self.defer_limit
-                else CATCH_UP_BATCH
-            )
+            size = STORE_BATCH if paced else CATCH_UP_BATCH
             try:
                 done = await self._store(size)
             except asyncio.CancelledError:
@@ -251,7 +255,8 @@ class AuditTrail:
                 break
             finally:
                 used = time.process_time() - started
-                spent += used
+                if paced and left is not None:  # catching up is owed to nobody
+                    left -= used
                 self._pacer.spent(used)
             stored += done
             if done < size:
@@ -259,6 +264,8 @@ class AuditTrail:
                 break
             self.backlog = max(0, self.backlog - done)
             await asyncio.sleep(0)
+        if left is not None:
+            self._owed = max(0.0, -left) if self.backlog else 0.0
         return stored
 
     async def _store(self, limit: int) -> int:

@@ -227,3 +227,29 @@ def test_the_pacer_gives_storing_the_cpu_requests_leave(
     clock.cpu += requests_cpu + 0.03
     pacer.spent(0.03)  # the trail's own storing does not count as load
     assert pacer.budget() == pytest.approx(expected)
+
+
+async def test_paced_storing_keeps_to_its_share_when_a_batch_outlasts_a_tick(
+    audited: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saturated, each tick's budget (MIN_SHARE of it) is shorter than one batch of stores:
+    the overrun is owed and taken from the next ticks, so storing keeps to its share
+    instead of taking a batch every tick."""
+    trail = await saturated(audited, monkeypatch)
+    clock = FakeClock()
+    monkeypatch.setattr(audit, "time", clock)
+    batches: list[int] = []
+
+    async def store(limit: int) -> int:  # a full batch, costing 7.5 ms of CPU
+        clock.cpu += 0.0075
+        batches.append(limit)
+        return limit
+
+    monkeypatch.setattr(trail, "_store", store)
+    trail.backlog = 10_000  # well under the defer limit: paced, never caught up
+    budget = 0.0039  # a 78 ms tick at MIN_SHARE
+    for _ in range(20):
+        await trail._store_backlog(budget)
+
+    assert batches and set(batches) == {audit.STORE_BATCH}
+    assert len(batches) * 0.0075 == pytest.approx(20 * budget, abs=0.0075)
