@@ -10,23 +10,47 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Protocol
 
 from app.auth.access import Principal
 
-_current: ContextVar[Principal | None] = ContextVar("mitral_principal", default=None)
+if TYPE_CHECKING:
+    from app.auth.policy import Decision
+
+
+class Admission(Protocol):
+    """How the request was admitted (``app.fhir.door.Door``): who is asking, and the
+    decision its route was allowed by (None: none for one type and letter)."""
+
+    @property
+    def principal(self) -> Principal: ...
+
+    @property
+    def decision(self) -> Decision | None: ...
+
+
+_current: ContextVar[Admission | None] = ContextVar("mitral_admission", default=None)
 
 
 def current() -> Principal | None:
     """The request's Principal; None (internal work) or an unrestricted one skip checks."""
-    principal = _current.get()
-    return None if principal is None or principal.unrestricted else principal
+    admission = _current.get()
+    if admission is None:
+        return None
+    principal = admission.principal
+    return None if principal.unrestricted else principal
 
 
-def bind(principal: Principal) -> Token[Principal | None]:
-    return _current.set(principal)
+def admission() -> Admission | None:
+    """The request's Admission (None: internal work, or outside a request)."""
+    return _current.get()
 
 
-def unbind(token: Token[Principal | None]) -> None:
+def bind(admission: Admission) -> Token[Admission | None]:
+    return _current.set(admission)
+
+
+def unbind(token: Token[Admission | None]) -> None:
     _current.reset(token)
 
 

@@ -11,9 +11,11 @@ import logging
 from collections.abc import Mapping
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from app.auth import policy
 from app.auth.access import UNRESTRICTED, Principal
+from app.auth.policy import Decision
 from app.auth.scopes import Grants
 from app.auth.tokens import TokenVerifier, bearer_token
 from app.auth.write_access import check_conditional
@@ -42,6 +44,8 @@ ROUTE_LETTERS = {
 }
 """SMART v2 letters per restful interaction (scopes-and-launch-context)."""
 
+_CONDITIONAL = frozenset(code for code in ROUTE_LETTERS if code.startswith("conditional-"))
+
 PUBLIC = frozenset({"capabilities"})
 """Interactions anyone may call: the CapabilityStatement says how to get a token."""
 
@@ -62,11 +66,28 @@ class Guard:
         self._verifier = verifier
         self._issuer = settings.auth_issuer.rstrip("/") if settings.auth_issuer else None
         self._audience = settings.auth_audience
-        self._expected: dict[bytes | None, tuple[str, str, str]] = {}
-        """Per Host: the issuer and audience expected, and both as one key (``admitted``)."""
+        self._expected: dict[tuple[object, ...], tuple[str, str, str]] = {}
+        """Per (scheme, Host, root path, server), what the base URL follows from
+        (``base_url``): the issuer and audience expected, and both as one key (``admitted``)."""
 
     def issuer(self, base: str) -> str:
         return self._issuer or embedded_issuer(base)
+
+    def admitted(self, scope: Scope) -> Principal | None:
+        """The fast path of ``authenticate``, without a coroutine: the Principal of an
+        ``Authorization`` header accepted before for this Host, once expiry and revocation
+        are checked again (``TokenVerifier.admitted``). None: take ``authenticate``."""
+        raw, host = None, None
+        for name, value in scope["headers"]:  # as in ``authenticate``: the last of each wins
+            if name == b"authorization":
+                raw = value
+            elif name == b"host":
+                host = value
+        verifier = self._verifier
+        if raw is None or verifier is None or not self.enabled:
+            return None
+        expected = self._expected.get(_base_key(scope, host))
+        return None if expected is None else verifier.admitted(raw, expected[2])
 
     async def authenticate(self, request: Request) -> Principal:
         """The token's Principal; Unauthorized (401) without an acceptable one."""
@@ -81,13 +102,14 @@ class Guard:
         verifier = self._verifier
         if verifier is None:
             raise RuntimeError("access control is on but no token verifier is configured")
-        expected = self._expected.get(host)
-        if expected is None:  # the issuer and audience for this Host, worked out once
+        key = _base_key(request.scope, host)
+        expected = self._expected.get(key)
+        if expected is None:  # the issuer and audience for this base URL, worked out once
             base = base_url(request)
             issuer, audience = self.issuer(base), self._audience or base
             expected = (issuer, audience, f"{issuer} {audience}")
             if len(self._expected) < _EXPECTED_LIMIT:
-                self._expected[host] = expected
+                self._expected[key] = expected
         if raw is not None:
             seen = verifier.admitted(raw, expected[2])
             if seen is not None:
@@ -99,26 +121,40 @@ class Guard:
         return principal
 
 
+def _base_key(scope: Scope, host: bytes | None) -> tuple[object, ...]:
+    """What the request's base URL follows from, as ``base_url`` keys it."""
+    return (scope.get("scheme"), host, scope.get("root_path"), scope.get("server"))
+
+
 def check_route(
     principal: Principal,
     code: str,
     operation: str,
     params: Mapping[str, str],
     conditional_create: bool = False,
-) -> None:
-    """Forbidden unless the token's scopes cover this interaction on this type."""
+) -> Decision | None:
+    """Forbidden unless the token's scopes cover this interaction on this type.
+
+    The decision for a plain interaction on one type (read, search-type, update, ...) is
+    returned; None where the route allows no single one (public, unrestricted, operations,
+    and what is checked per type or entry later)."""
     if principal.unrestricted or code in PUBLIC:
-        return
-    res_type = params.get("type")
+        return None
+    letter = ROUTE_LETTERS.get(code)
+    if letter is not None and not operation:  # the common case first: one type, one letter
+        res_type = params.get("type")
+        if res_type is None:
+            return None
+        decision = policy.decide(principal, res_type, letter)
+        if conditional_create or code in _CONDITIONAL:
+            check_conditional(res_type)
+        return decision
     if operation:
-        _check_operation(principal, operation, res_type, params.get("id"))
+        _check_operation(principal, operation, params.get("type"), params.get("id"))
     elif code == "search-compartment":
         policy.decide(principal, params["target"], "s")
-    elif code in ROUTE_LETTERS and res_type is not None:
-        policy.decide(principal, res_type, ROUTE_LETTERS[code])
-        if code.startswith("conditional-") or conditional_create:
-            check_conditional(res_type)
     # search-system, history-system, transaction and batch are checked per type or entry.
+    return None
 
 
 def _check_operation(

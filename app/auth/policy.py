@@ -14,7 +14,7 @@ broader one applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.auth import context
@@ -64,10 +64,14 @@ class Decision:
     """The compartment the access is confined to (None: not confined)."""
     filters: tuple[Filters, ...]
     """Granular scope filters: a resource must match one set (empty: no filter)."""
+    res_type: str = ""
+    letter: str = ""
+    """What was decided (empty for ``OPEN``): lets ``require`` reuse the route's decision."""
+    open: bool = field(init=False, compare=False)
+    """Neither confined nor filtered (a field, not a property: read on every request)."""
 
-    @property
-    def open(self) -> bool:
-        return self.patient is None and not self.filters
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "open", self.patient is None and not self.filters)
 
 
 OPEN = Decision(None, ())
@@ -116,20 +120,29 @@ def _decide(
         return forbidden(res_type, letter)
     broad = [r for r in rules if r.level != "patient"]
     if broad:
-        return Decision(None, _filters(broad))
+        return Decision(None, _filters(broad), res_type, letter)
     if patient is None:
         return Forbidden(
             f"patient/ scopes need a patient in context (the token has none) to "
             f"{LETTER_NAMES[letter]} {res_type}",
             expression=(res_type,),
         )
-    return Decision(patient, _filters(rules))
+    return Decision(patient, _filters(rules), res_type, letter)
 
 
 def require(res_type: str, letter: str) -> Decision:
-    """The decision for the request being served (OPEN outside a request)."""
-    principal = context.current()
-    return OPEN if principal is None else decide(principal, res_type, letter)
+    """The decision for the request being served (OPEN outside a request).
+
+    The decision its route was admitted with (``app.fhir.door``) is reused for the same type
+    and letter: made for the same Principal, it is the one ``decide`` would return."""
+    admission = context.admission()
+    if admission is None:
+        return OPEN
+    decided = admission.decision
+    if decided is not None and decided.letter == letter and decided.res_type == res_type:
+        return decided
+    principal = admission.principal
+    return OPEN if principal.unrestricted else decide(principal, res_type, letter)
 
 
 def allowed(res_type: str, letter: str) -> Decision | None:

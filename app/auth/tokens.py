@@ -10,6 +10,7 @@ External issuers publish their keys as a JWKS URL: fetched once, and again (at m
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,9 +91,10 @@ class TokenVerifier:
         self._is_revoked = is_revoked
         self._clock = clock
         self._cache: dict[str, _Verified] = {}
-        self._headers: dict[bytes, tuple[Principal, str]] = {}
-        """Authorization headers accepted, with the issuer (hence audience: both follow from
-        the Host) they were accepted for."""
+        self._headers: dict[bytes, tuple[Principal, str, float, str | None]] = {}
+        """Authorization headers accepted: the Principal, the issuer and audience (both follow
+        from the Host) it was accepted for, when it expires (with ``LEEWAY``) and the token id
+        to check for revocation (None: nothing to check)."""
 
     def admitted(self, header: bytes, expected: str) -> Principal | None:
         """The fast path of ``verify`` for an ``Authorization`` header accepted before for the
@@ -100,19 +102,21 @@ class TokenVerifier:
         since (expiry, revocation) is checked again. None: take the full path (which also
         says why a token is refused)."""
         seen = self._headers.get(header)
-        if seen is None or seen[1] != expected:
+        if seen is None:
             return None
-        principal = seen[0]
-        if principal.expires_at is not None and self._clock() > principal.expires_at + LEEWAY:
+        principal, accepted_for, deadline, token_id = seen
+        if accepted_for != expected or self._clock() > deadline:
             return None
-        if principal.token_id and self._is_revoked and self._is_revoked(principal.token_id):
+        if token_id is not None and self._is_revoked and self._is_revoked(token_id):
             return None
         return principal
 
     def remember(self, header: bytes, expected: str, principal: Principal) -> None:
         if len(self._headers) >= _CACHE_LIMIT:
             self._headers.clear()
-        self._headers[header] = (principal, expected)
+        expires = principal.expires_at
+        deadline = math.inf if expires is None else expires + LEEWAY
+        self._headers[header] = (principal, expected, deadline, principal.token_id or None)
 
     async def verify(self, token: str, *, issuer: str, audience: str) -> Principal:
         """The Principal ``token`` stands for, or Unauthorized saying why not."""

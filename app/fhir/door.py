@@ -12,6 +12,7 @@ from starlette.types import Scope
 from app.auth import context as principal_context
 from app.auth.access import UNRESTRICTED, AccessEvent, Principal
 from app.auth.guard import ANONYMOUS, Guard, check_route
+from app.auth.policy import Decision
 from app.fhir.context import INTERACTION, base_url, system_clock
 from app.fhir.router import Handler, Route
 
@@ -20,7 +21,9 @@ _SYSTEM_READS = frozenset({"search-system", "history-system", "transaction", "op
 
 
 class Door:
-    __slots__ = ("_base", "_params", "_route", "_scope", "principal")
+    """The request's Admission (app.auth.context): bound while its handler runs."""
+
+    __slots__ = ("_base", "_params", "_route", "_scope", "decision", "principal")
 
     def __init__(self, scope: Scope) -> None:
         self._scope = scope
@@ -28,29 +31,35 @@ class Door:
         self._params: Mapping[str, str] = {}
         self._base: str | None = None
         self.principal: Principal = ANONYMOUS
+        self.decision: Decision | None = None
+        """The route's decision (one type, one letter), reused by ``policy.require``."""
 
     async def admit(self, request: Request, route: Route, params: Mapping[str, str]) -> None:
         self._route, self._params = route, params
-        if "app" not in self._scope:  # the bare dispatcher, outside the service (its tests)
+        scope = self._scope
+        app = scope.get("app")
+        if app is None:  # the bare dispatcher, outside the service (its tests)
             self.principal = UNRESTRICTED
             return
-        guard: Guard = request.app.state.guard  # the service always has one (fails closed)
+        guard: Guard = app.state.guard  # the service always has one (fails closed)
         if not guard.enabled:
             self.principal = UNRESTRICTED
             return
         code = route.code
         if code == "capabilities":
             return  # public: the CapabilityStatement tells clients how to get a token
-        self.principal = await guard.authenticate(request)
-        conditional = code == "create" and any(
-            name == b"if-none-exist" for name, _ in self._scope["headers"]
-        )
-        check_route(self.principal, code, route.operation, params, conditional)
+        headers = scope["headers"]
+        principal = guard.admitted(scope)  # a token seen before: no coroutine, no parsing
+        if principal is None:
+            principal = await guard.authenticate(request)
+        self.principal = principal
+        conditional = code == "create" and any(name == b"if-none-exist" for name, _ in headers)
+        self.decision = check_route(principal, code, route.operation, params, conditional)
 
     async def run(self, handler: Handler, request: Request) -> Response:
         if self._may_read_audit_events():
             await self._audit_caught_up()
-        token = principal_context.bind(self.principal)
+        token = principal_context.bind(self)
         try:
             return await handler(request)
         finally:
