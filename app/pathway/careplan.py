@@ -12,6 +12,7 @@ Where R4 and the profile leave no room for what the issue asks, the nearest vali
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 from typing import Any
 
@@ -22,23 +23,32 @@ CAREPLAN_CATEGORY = {"system": codes.SNOMED, "code": "734163000", "display": "Ca
 
 
 def stage_concept(stage: str) -> dict[str, Any]:
-    coding = {"system": STAGE_SYSTEM, "code": stage}
     if stage in codes.STAGE_DISPLAY:
-        coding["display"] = codes.STAGE_DISPLAY[stage]
-    return {"coding": [coding]}
+        display = codes.STAGE_DISPLAY[stage]
+        return {"coding": [{"system": STAGE_SYSTEM, "code": stage, "display": display}]}
+    return {"coding": [{"system": STAGE_SYSTEM, "code": stage}]}
+
+
+@lru_cache(maxsize=256)
+def _organization(ods: str) -> tuple[str, str, str | None]:
+    """(reference, identifier system, display) of a centre: a CarePlan names a few, each
+    activity one."""
+    centre = codes.BY_ODS.get(ods)
+    system = codes.ODS_SITE if centre and centre.site == ods else codes.ODS_ORG
+    reference = f"Organization/{codes.organization_id(ods)}"
+    return reference, system, centre.name if centre else None
 
 
 def organization(ods: str) -> dict[str, Any]:
     """A reference to a centre by its ODS code (site code where the centre has one)."""
-    centre = codes.BY_ODS.get(ods)
-    system = codes.ODS_SITE if centre and centre.site == ods else codes.ODS_ORG
-    out: dict[str, Any] = {
-        "reference": f"Organization/{codes.organization_id(ods)}",
+    reference, system, display = _organization(ods)
+    if display is None:
+        return {"reference": reference, "identifier": {"system": system, "value": ods}}
+    return {
+        "reference": reference,
         "identifier": {"system": system, "value": ods},
+        "display": display,
     }
-    if centre:
-        out["display"] = centre.name
-    return out
 
 
 def _activity(activity: Activity) -> dict[str, Any]:

@@ -22,20 +22,26 @@ entered-in-error ones are listed as activities but never counted):
 * death (Patient.deceasedDateTime) while the episode runs ends it, as exit ``died`` when
   before treatment;
 * current stage: the furthest reached, an exit above everything.
+
+Derivation runs for the patients of every ingested message, so the per-patient work is done
+once (the patient's own facts, each resource's ``Fact``, an episode's course when grouping
+already worked it out) and each episode's facts are gathered in one pass over its events.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from app.ingest.mapping.engine import NAMESPACE
 from app.pathway import codes, rtt
-from app.pathway.facts import Fact, code_in, extension_code, fact, instant, london_day
+from app.pathway.facts import Fact, code_in, extension_code, fact
 from app.pathway.facts import procedure_modality as modality_of
 from app.pathway.model import Activity, Episode
+from app.pathway.moments import instant, london_day
 
 _DECISION_OF_MODALITY = {
     "surgery": "decision-surgery",
@@ -44,18 +50,41 @@ _DECISION_OF_MODALITY = {
     "transcatheter-replacement": "decision-transcatheter-replacement",
 }
 _VISITS = ("clinic", "follow-up")
+_FOLLOW = (*_VISITS, "echo")
+_ENDING = ("mdt", "procedure", "discharge")
+"""The kinds of live fact without which only death ends an episode (``_course``: a decision
+not to treat, a completed visit after treatment, a discharge)."""
+_BY_KEY = attrgetter("key")
+_BY_REF = attrgetter("ref")
+
+
+@dataclass(slots=True)
+class _Person:
+    """What every episode of a patient copies from the Patient: read once per derivation."""
+
+    id: str
+    sex: Any
+    birth_date: Any
+    area: str | None
+    dead: bool
+    death_day: str | None
+
+    @classmethod
+    def of(cls, patient: dict[str, Any]) -> _Person:
+        dead, death_day = _death(patient)
+        gender, birth_date = patient.get("gender"), patient.get("birthDate")
+        return cls(str(patient.get("id")), gender, birth_date, _area(patient), dead, death_day)
 
 
 def derive(patient: dict[str, Any], resources: Sequence[dict[str, Any]]) -> list[Episode]:
     """Every episode of ``patient``; none for a Patient merged into another."""
     if merged_away(patient):
         return []
-    latest = _latest(resources)
-    facts = _facts(latest)
-    conditions = [r for r in latest if r.get("resourceType") == "Condition"]
-    groups = _group(patient, facts)
+    facts, conditions = _facts(_latest(resources))
+    person = _Person.of(patient)
     return [
-        _episode(patient, number, group, conditions) for number, group in enumerate(groups, start=1)
+        _episode(person, number, group, course, conditions)
+        for number, (group, course) in enumerate(_group(person, facts), start=1)
     ]
 
 
@@ -75,57 +104,86 @@ def _version(resource: dict[str, Any]) -> tuple[int, str, str]:
     return (version, str(meta.get("lastUpdated") or ""), repr(sorted(resource.items())))
 
 
-def _latest(resources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One resource per Type/id, the newest version (a correction replaces, never adds)."""
+def _latest(resources: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``Type/id`` -> the newest version of that resource (a correction replaces, never adds)."""
     best: dict[str, dict[str, Any]] = {}
     for r in resources:
         ref = f"{r.get('resourceType')}/{r.get('id')}"
-        if ref not in best or _version(r) > _version(best[ref]):
+        held = best.get(ref)
+        if held is None or _version(r) > _version(held):
             best[ref] = r
-    return [best[k] for k in sorted(best)]
+    return best
 
 
-def _facts(latest: list[dict[str, Any]]) -> list[Fact]:
-    """Facts in order (of ``_latest`` resources), without duplicates: an Appointment that an
+def _facts(latest: dict[str, dict[str, Any]]) -> tuple[list[Fact], list[dict[str, Any]]]:
+    """Facts in order (instant, kind, reference), without duplicates: an Appointment that an
     Encounter of the same start records (King's sends both), and a second record of the same
-    event (same kind, stage, minute and centre) from another resource."""
-    found = sorted((f for r in latest if (f := fact(r))), key=lambda f: f.key)
-    encounters = {f.at for f in found if f.ref.startswith("Encounter/")}
+    event (same kind, stage, minute and centre) from another resource; and the Conditions in
+    reference order."""
+    found: list[Fact] = []
+    conditions: list[tuple[str, dict[str, Any]]] = []
+    irregular = False
+    for ref, r in latest.items():
+        f = fact(r, ref)
+        if f is not None:
+            found.append(f)
+            irregular = irregular or f.t is None
+        elif r.get("resourceType") == "Condition":
+            conditions.append((ref, r))
+    if irregular:  # datetimes need not compare transitively: sort from the same start
+        found.sort(key=_BY_REF)
+        for f in found:
+            f.as_datetimes()
+    found.sort(key=_BY_KEY)
+    encounters = {f.t for f in found if f.ref.startswith("Encounter/")}
     out: list[Fact] = []
     seen: set[tuple[Any, ...]] = set()
     for f in found:
-        if f.ref.startswith("Appointment/") and f.at in encounters:
+        if encounters and f.t in encounters and f.ref.startswith("Appointment/"):
             continue
-        same = (f.kind, f.stage, f.at, f.centre, f.live)
+        same = (f.kind, f.stage, f.t, f.centre, f.live)
         if same in seen:
             continue
         seen.add(same)
         out.append(f)
-    return out
+    conditions.sort()  # by reference: no two alike
+    return out, [r for _, r in conditions]
 
 
-def _group(patient: dict[str, Any], facts: list[Fact]) -> list[list[Fact]]:
-    groups: list[list[Fact]] = []
+def _group(person: _Person, facts: list[Fact]) -> list[tuple[list[Fact], _Course | None]]:
+    """The episodes' facts, each with its course when deciding that it closed worked it out
+    (a closed episode gains nothing more)."""
+    groups: list[tuple[list[Fact], _Course | None]] = []
     pending: list[Fact] = []
     for f in facts:
-        if f.kind == "referral" and (not groups or _closed(patient, groups[-1], f.day)):
-            groups.append([*pending, f])
-            pending = []
-        elif groups:
-            groups[-1].append(f)
+        if f.kind == "referral":
+            if not groups:
+                groups.append(([*pending, f], None))
+                pending = []
+                continue
+            closed, course = _closed(person, groups[-1][0], f.day)
+            if closed:
+                groups[-1] = (groups[-1][0], course)
+                groups.append(([f], None))
+                continue
+        if groups:
+            groups[-1][0].append(f)
         else:
             pending.append(f)
     if pending:
-        groups.append(pending)
+        groups.append((pending, None))
     return groups
 
 
-def _closed(patient: dict[str, Any], group: list[Fact], day: str) -> bool:
+def _closed(person: _Person, group: list[Fact], day: str) -> tuple[bool, _Course | None]:
+    """Whether ``group`` is closed to a referral on ``day``, and its course if worked out."""
     refs = [f for f in group if f.kind == "referral"]
     if refs and not any(f.live for f in refs):
-        return True
-    ended = _course(patient, group).ended
-    return ended is not None and ended <= day
+        return True, None
+    if not person.dead and not any(f.live and f.kind in _ENDING for f in group):
+        return False, None  # nothing that could end it: no need to work out its course
+    course = _course(person, group)
+    return course.ended is not None and course.ended <= day, course
 
 
 def _death(patient: dict[str, Any]) -> tuple[bool, str | None]:
@@ -147,6 +205,7 @@ class _Course:
     first_ref: Fact
     first_tx: Fact | None
     treated_at: Any
+    """The first treatment's ``Fact.t``."""
     modality: str | None
     repair: bool | None
     follow: list[Fact]
@@ -161,45 +220,58 @@ class _Course:
     died_now: bool
 
 
-def _course(patient: dict[str, Any], group: list[Fact]) -> _Course:
-    referrals = [f for f in group if f.kind == "referral"]
-    live = [f for f in group if f.live]
-    live_refs = [f for f in referrals if f.live]
+def _sort(group: list[Fact]) -> tuple[list[Fact], list[Fact], dict[str, list[Fact]]]:
+    """(referrals, live facts, the live facts of each kind) in one pass."""
+    referrals: list[Fact] = []
+    live: list[Fact] = []
+    by_kind: dict[str, list[Fact]] = {}
+    for f in group:
+        if f.kind == "referral":
+            referrals.append(f)
+        if f.live:
+            live.append(f)
+            same = by_kind.get(f.kind)
+            if same is None:
+                by_kind[f.kind] = [f]
+            else:
+                same.append(f)
+    return referrals, live, by_kind
+
+
+def _course(person: _Person, group: list[Fact]) -> _Course:
+    referrals, live, by_kind = _sort(group)
+    live_refs = by_kind.get("referral", [])
     anchor = (referrals or group)[0]
-    first_ref = (live_refs or [anchor])[0]
-
-    procs = [f for f in live if f.kind == "procedure" and f.stage == "treated"]
-    first_tx = procs[0] if procs else None
-    treated_at = first_tx.at if first_tx else None
+    procedures = by_kind.get("procedure", [])
+    first_tx = next((f for f in procedures if f.stage == "treated"), None)
+    treated_at = first_tx.t if first_tx else None
     modality, repair = modality_of(first_tx.resource) if first_tx else (None, None)
-    after = [f for f in live if treated_at is not None and f.at > treated_at]
-    follow = [f for f in after if f.kind in (*_VISITS, "echo")]
-    done_visits = [f for f in after if f.kind in _VISITS and f.status == "completed"]
+    follow, last_visit = _after(live, treated_at)
 
-    mdts = [f for f in live if f.kind == "mdt" and f.status == "completed"]
+    mdts = [f for f in by_kind.get("mdt", ()) if f.status == "completed"]
     decision, exit_, decided = _decision(mdts, treated_at)
-    requests = [f for f in live if f.kind == "intervention-request"]
-    bookings = [f for f in live if f.kind == "procedure" and f.stage == "treatment-scheduled"]
-    planned = [m for r in requests if (m := modality_of(r.resource)[0])]
-    implied = planned[0] if planned else modality
-    if decision in (None, "decision") and implied:
-        decision = _DECISION_OF_MODALITY.get(implied, decision)
-    scheduled = min((f.day for f in [*requests, *bookings]), default=None)
+    requests = by_kind.get("intervention-request", [])
+    if decision in (None, "decision"):
+        planned = next((m for r in requests if (m := modality_of(r.resource)[0])), None)
+        implied = planned or modality
+        if implied:
+            decision = _DECISION_OF_MODALITY.get(implied, decision)
+    booked = [f.day for f in procedures if f.stage == "treatment-scheduled"]
+    scheduled = min([f.day for f in requests] + booked) if requests or booked else None
 
     ended: str | None = None
     discharged: str | None = None
-    explicit = [f for f in live if f.kind == "discharge"]
     if exit_ or decision == "decision-medical-therapy":
         ended = decided
-    if done_visits:
-        ended = done_visits[-1].day
+    if last_visit is not None:
+        ended = last_visit.day
         if all(f.resource.get("status") == "completed" for f in live_refs):
             discharged = ended
-    if explicit:
-        ended = discharged = explicit[-1].day
+    if "discharge" in by_kind:
+        ended = discharged = by_kind["discharge"][-1].day
 
-    dead, death_day = _death(patient)
-    died_now = dead and (ended is None or (death_day is not None and death_day < ended))
+    death_day = person.death_day
+    died_now = person.dead and (ended is None or (death_day is not None and death_day < ended))
     died_now = died_now and (death_day is None or death_day >= anchor.day)
     if died_now:
         ended, discharged = death_day, None
@@ -210,7 +282,7 @@ def _course(patient: dict[str, Any], group: list[Fact]) -> _Course:
         live=live,
         live_refs=live_refs,
         anchor=anchor,
-        first_ref=first_ref,
+        first_ref=live_refs[0] if live_refs else anchor,
         first_tx=first_tx,
         treated_at=treated_at,
         modality=modality,
@@ -228,11 +300,39 @@ def _course(patient: dict[str, Any], group: list[Fact]) -> _Course:
     )
 
 
+def _after(live: list[Fact], treated_at: Any) -> tuple[list[Fact], Fact | None]:
+    """The follow-up (visits and echoes) after treatment, and its last completed visit."""
+    follow: list[Fact] = []
+    last_visit: Fact | None = None
+    if treated_at is not None:
+        for f in live:
+            if f.t > treated_at and f.kind in _FOLLOW:
+                follow.append(f)
+                if f.kind in _VISITS and f.status == "completed":
+                    last_visit = f
+    return follow, last_visit
+
+
+_NAMESPACE = NAMESPACE.bytes
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+"""A hex digit with its two high bits set to the RFC 4122 variant (10)."""
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))`` without building a UUID (a tenth of an episode):
+    the SHA-1 digest's first 16 bytes, with the version (5) and variant bits set."""
+    h = hashlib.sha1(_NAMESPACE + name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
 def _episode(
-    patient: dict[str, Any], number: int, group: list[Fact], conditions: list[dict[str, Any]]
+    person: _Person,
+    number: int,
+    group: list[Fact],
+    course: _Course | None,
+    conditions: list[dict[str, Any]],
 ) -> Episode:
-    patient_id = str(patient.get("id"))
-    c = _course(patient, group)
+    c = course or _course(person, group)
     first_ref, first_tx, mdts, exit_ = c.first_ref, c.first_tx, c.mdts, c.exit_
 
     voided = bool(c.referrals) and not c.live_refs
@@ -265,17 +365,19 @@ def _episode(
         died=c.death_day if exit_ == "died" else None,
         transferred_last=_transferred_last(c.live, first_ref),
     )
-    activities = [_activity(f, c.treated_at, voided) for f in group if f.kind != "admission"]
+    treated_at = c.treated_at
+    activities = [_activity(f, treated_at, voided) for f in group if f.kind != "admission"]
+    referral = first_ref.kind == "referral"
     return Episode(
-        patient_id=patient_id,
-        careplan_id=str(uuid.uuid5(NAMESPACE, f"pathway|{patient_id}|{c.anchor.ref}")),
+        patient_id=person.id,
+        careplan_id=_uuid5(f"pathway|{person.id}|{c.anchor.ref}"),
         number=number,
         stage=stage,
         status=status,
         referred=first_ref.day,
-        referral_centre=first_ref.centre if first_ref.kind == "referral" else None,
+        referral_centre=first_ref.centre if referral else None,
         referral_source=code_in(first_ref.resource.get("category"), codes.REFERRAL_SOURCE)
-        if first_ref.kind == "referral"
+        if referral
         else None,
         mdt=mdts[0].day if mdts else None,
         mdt_centre=mdts[0].centre if mdts else None,
@@ -293,9 +395,9 @@ def _episode(
         exit=exit_,
         rtt_status=clock.status,
         rtt_stop=clock.stop,
-        sex=patient.get("gender"),
-        birth_date=patient.get("birthDate"),
-        area=_area(patient),
+        sex=person.sex,
+        birth_date=person.birth_date,
+        area=person.area,
         centres=tuple(sorted({f.centre for f in group if f.centre})),
         activities=activities,
     )
@@ -310,7 +412,7 @@ def _decision(mdts: list[Fact], treated_at: Any) -> tuple[str | None, str | None
         if outcome in codes.MDT_DECISION:
             decision, exit_ = codes.MDT_DECISION[outcome]
             day = f.day
-            if exit_ and treated_at is not None and treated_at > f.at:
+            if exit_ and treated_at is not None and treated_at > f.t:
                 exit_ = None
     return decision, exit_, day
 
@@ -366,15 +468,13 @@ def _transferred_last(live: list[Fact], first_ref: Fact) -> bool:
 
 def _activity(f: Fact, treated_at: Any, voided: bool) -> Activity:
     kind, stage = f.kind, f.stage
-    if treated_at is not None and f.at > treated_at and kind in ("clinic", "echo"):
+    if treated_at is not None and f.t > treated_at and kind in ("clinic", "echo"):
         kind = "follow-up" if kind == "clinic" else kind
         stage = "follow-up"
     status = f.status
     if voided and status in ("scheduled", "in-progress", "not-started", "on-hold"):
         status = "cancelled"
-    return Activity(
-        kind=kind, reference=f.ref, stage=stage, status=status, date=f.day, centre=f.centre
-    )
+    return Activity(kind, f.ref, stage, status, f.day, f.centre)
 
 
 def _operator(first_tx: Fact | None) -> str | None:

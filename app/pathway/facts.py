@@ -2,6 +2,11 @@
 
 Kept apart from grouping so the rules about *what a resource means* (which centre, which
 stage, does it still count) live in one place and grouping only sees dates and kinds.
+
+Every stored resource of a patient goes through ``fact`` at each derivation (after each
+message about them), so the hot paths walk codings with plain loops (no intermediate lists)
+and remember what depends only on a string: a date's reading (``moments``), the centre of an
+identifier system.
 """
 
 from __future__ import annotations
@@ -9,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from app.pathway import codes
+from app.pathway import codes, moments
 from app.pathway.model import STAGE_SYSTEM
+from app.pathway.moments import moment
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = moments.LONDON
 
 # Sort order of kinds on the same instant: a referral opens the episode its same-minute
 # events join; bookings sort before what they book.
@@ -44,7 +49,7 @@ class Fact:
     follow-up | discharge (clinic and echo become follow-up activities after treatment)."""
     ref: str
     at: dt.datetime
-    """The instant, for ordering (a date-only value is midnight in London)."""
+    """The instant (a date-only value is midnight in London); ordered by ``t``."""
     day: str
     stage: str
     status: str
@@ -53,28 +58,17 @@ class Fact:
     """False when cancelled, revoked, not done or entered in error: it is listed, not counted."""
     centre: str | None
     resource: dict[str, Any]
+    t: Any
+    """``at`` for comparing: the timedelta since the epoch (comparing aware datetimes of
+    different offsets was most of the sorting), or ``at`` itself when some fact of the
+    patient has a London wall time in a DST gap or fold (see ``regular``)."""
+    key: tuple[Any, int, str]
+    """(t, kind order, reference): the order facts are read in, made once."""
 
-    @property
-    def key(self) -> tuple[dt.datetime, int, str]:
-        return (self.at, KIND_ORDER.get(self.kind, 9), self.ref)
-
-
-def instant(value: Any) -> dt.datetime | None:
-    """A FHIR date or dateTime as an aware instant; partial dates take their first day."""
-    if not isinstance(value, str) or len(value) < 4:
-        return None
-    try:
-        if "T" not in value:
-            parts = [int(p) for p in value.split("-")] + [1, 1]
-            return dt.datetime(parts[0], parts[1], parts[2], tzinfo=LONDON)
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
-
-
-def london_day(at: dt.datetime) -> str:
-    return at.astimezone(LONDON).date().isoformat()
+    def as_datetimes(self) -> None:
+        """Compare by ``at`` itself, as datetime comparison does (see ``t``)."""
+        self.t = self.at
+        self.key = (self.at, self.key[1], self.ref)
 
 
 def codings(concepts: Any) -> list[dict[str, Any]]:
@@ -84,40 +78,86 @@ def codings(concepts: Any) -> list[dict[str, Any]]:
 
 
 def code_in(concepts: Any, system: str) -> str | None:
-    return next((c.get("code") for c in codings(concepts) if c.get("system") == system), None)
+    """The code of the first Coding of ``system`` (``codings`` walked without a list)."""
+    for cc in concepts if isinstance(concepts, list) else (concepts,):
+        if isinstance(cc, dict):
+            for c in cc.get("coding", []) or ():
+                if c.get("system") == system:
+                    return c.get("code")  # type: ignore[no-any-return]
+    return None
+
+
+def _has_code(concepts: Any, system: str | None, code: str) -> bool:
+    """Whether a Coding has ``code`` (in ``system``; in any system for None)."""
+    for cc in concepts if isinstance(concepts, list) else (concepts,):
+        if isinstance(cc, dict):
+            for c in cc.get("coding", []) or ():
+                if c.get("code") == code and (system is None or c.get("system") == system):
+                    return True
+    return False
 
 
 def extension_code(resource: dict[str, Any], url: str) -> str | None:
-    for ext in resource.get("extension", []) or []:
+    """The first code of the first extension of ``url``."""
+    for ext in resource.get("extension", []) or ():
         if ext.get("url") == url:
-            return next((c.get("code") for c in codings(ext.get("valueCodeableConcept"))), None)
+            concept = ext.get("valueCodeableConcept")
+            for cc in concept if isinstance(concept, list) else (concept,):
+                if isinstance(cc, dict):
+                    for c in cc.get("coding", []) or ():
+                        return c.get("code")  # type: ignore[no-any-return]
+            return None
     return None
+
+
+_SYSTEM_CENTRE: dict[str, str | None] = {}
+"""Identifier system -> the centre whose host it is (or None): few systems, read per resource."""
+
+
+def _centre_of_system(system: Any) -> str | None:
+    cacheable = isinstance(system, str)
+    if cacheable and system in _SYSTEM_CENTRE:
+        return _SYSTEM_CENTRE[system]
+    host = str(system).removeprefix("https://").split("/", 1)[0]
+    centre = codes.BY_DOMAIN[host].ods if host in codes.BY_DOMAIN else None
+    if cacheable and len(_SYSTEM_CENTRE) < 4096:
+        _SYSTEM_CENTRE[system] = centre
+    return centre
 
 
 def centre_of(resource: dict[str, Any]) -> str | None:
     """The centre that recorded a resource. Its own identifier system names the centre
     exactly (three centres share trust RJ1, so Organization references alone cannot); a
     resource without one (King's procedures) falls back to the Organizations it names."""
-    for ident in resource.get("identifier", []) or []:
-        host = str(ident.get("system", "")).removeprefix("https://").split("/", 1)[0]
-        if host in codes.BY_DOMAIN:
-            return codes.BY_DOMAIN[host].ods
+    for ident in resource.get("identifier", []) or ():
+        centre = _centre_of_system(ident.get("system", ""))
+        if centre is not None:
+            return centre
     refs: list[Any] = [resource.get("serviceProvider")]
-    for performer in resource.get("performer", []) or []:
+    for performer in resource.get("performer", []) or ():
         refs += [performer.get("actor"), performer.get("onBehalfOf"), performer]
-    found = [codes.ORGANIZATION_CENTRE.get(r.get("reference", "")) for r in refs if r]
-    site = next((c for c in found if c and c in codes.BY_ODS), None)
-    return site or next((c for c in found if c), None)
+    known = codes.ORGANIZATION_CENTRE
+    site = first = None
+    for r in refs:
+        if r:
+            c = known.get(r.get("reference", ""))
+            if c:
+                first = first or c
+                if site is None and c in codes.BY_ODS:
+                    site = c
+    return site or first
 
 
 def procedure_modality(resource: dict[str, Any]) -> tuple[str | None, bool | None]:
     """(modality, repair?) from a Procedure's or intervention request's codes and approach."""
     found: tuple[str, bool] | None = None
-    opcs = [c.get("code") for c in codings(resource.get("code")) if c.get("system") == codes.OPCS4]
+    opcs: list[Any] = []
     for c in codings(resource.get("code")):
-        if c.get("system") == codes.SNOMED and c.get("code") in codes.SNOMED_PROCEDURE:
+        system = c.get("system")
+        if system == codes.OPCS4:
+            opcs.append(c.get("code"))
+        elif found is None and system == codes.SNOMED and c.get("code") in codes.SNOMED_PROCEDURE:
             found = codes.SNOMED_PROCEDURE[c["code"]]
-            break
     if found is None:
         found = next((codes.OPCS_PROCEDURE[o] for o in opcs if o in codes.OPCS_PROCEDURE), None)
     if found is None:
@@ -154,24 +194,18 @@ _ACTIVITY_STATUS = {
 }
 
 
-def _activity_status(status: str | None) -> str:
-    return _ACTIVITY_STATUS.get(status or "", "unknown")
-
-
 def _classify(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
     """(kind, stage, date) of a resource, or None when it says nothing about the pathway."""
     rtype = resource.get("resourceType")
-    profiles = (resource.get("meta") or {}).get("profile") or []
+    if rtype in ("Encounter", "Appointment"):
+        return _visit(resource)
     if rtype == "ServiceRequest":
-        stages = {
-            c.get("code")
-            for c in codings(resource.get("category"))
-            if c.get("system") == STAGE_SYSTEM
-        }
+        profiles = (resource.get("meta") or {}).get("profile") or []
         when = resource.get("authoredOn") or resource.get("occurrenceDateTime")
-        if codes.PROFILE_REFERRAL in profiles or "referred" in stages:
+        category = resource.get("category")
+        if codes.PROFILE_REFERRAL in profiles or _has_code(category, STAGE_SYSTEM, "referred"):
             return "referral", "referred", when
-        if codes.PROFILE_INTERVENTION in profiles or "decision" in stages:
+        if codes.PROFILE_INTERVENTION in profiles or _has_code(category, STAGE_SYSTEM, "decision"):
             return "intervention-request", "treatment-scheduled", when
         return None
     if rtype == "Procedure":
@@ -182,13 +216,10 @@ def _classify(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
         return "procedure", "treated", when
     if rtype == "Observation":
         loinc = code_in(resource.get("code"), codes.LOINC)
-        imaging = any(c.get("code") == "imaging" for c in codings(resource.get("category")))
-        if loinc is None and not imaging:
+        if loinc is None and not _has_code(resource.get("category"), None, "imaging"):
             return None
         period = resource.get("effectivePeriod") or {}
         return "echo", "work-up", resource.get("effectiveDateTime") or period.get("start")
-    if rtype in ("Encounter", "Appointment"):
-        return _visit(resource)
     return None
 
 
@@ -203,9 +234,8 @@ _KIND_OF_STAGE = {
 
 def _visit(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
     if resource["resourceType"] == "Encounter":
-        types = resource.get("type")
         when = (resource.get("period") or {}).get("start")
-        stage = code_in(types, STAGE_SYSTEM)
+        stage = code_in(resource.get("type"), STAGE_SYSTEM)
         if stage is None and (resource.get("class") or {}).get("code") in ("IMP", "ACUTE", "EMER"):
             return "admission", "treated", when
     else:
@@ -213,30 +243,46 @@ def _visit(resource: dict[str, Any]) -> tuple[str, str, Any] | None:
         when = resource.get("start")
         stage = code_in(types, STAGE_SYSTEM)
         if not stage:
-            known = codes.LOCAL_APPOINTMENT_STAGE
-            local = [(c.get("system"), c.get("code")) for c in codings(types)]
-            stage = next((known[k] for k in local if k in known), None)
+            stage = _local_stage(types)
     stage = stage or "work-up"
     return _KIND_OF_STAGE.get(stage, "clinic"), stage, when
 
 
-def fact(resource: dict[str, Any]) -> Fact | None:
+def _local_stage(types: list[Any]) -> str | None:
+    known = codes.LOCAL_APPOINTMENT_STAGE
+    for c in codings(types):
+        local = (c.get("system"), c.get("code"))
+        if local in known:
+            return known[local]
+    return None
+
+
+def fact(resource: dict[str, Any], ref: str | None = None) -> Fact | None:
+    """``ref``: the resource's ``Type/id`` when the caller has made it already."""
     classified = _classify(resource)
     if classified is None:
         return None
     kind, stage, when = classified
-    at = instant(when) or instant((resource.get("meta") or {}).get("lastUpdated"))
-    if at is None:
-        return None
+    found = moment(when) if isinstance(when, str) else None
+    if found is None:
+        updated = (resource.get("meta") or {}).get("lastUpdated")
+        found = moment(updated) if isinstance(updated, str) else None
+        if found is None:
+            return None
+    at, day, t = found
     status = resource.get("status")
-    return Fact(
-        kind=kind,
-        ref=f"{resource['resourceType']}/{resource.get('id')}",
-        at=at,
-        day=london_day(at),
-        stage=stage,
-        status=_activity_status(status),
-        live=status not in _DEAD,
-        centre=centre_of(resource),
-        resource=resource,
+    if ref is None:
+        ref = f"{resource['resourceType']}/{resource.get('id')}"
+    return Fact(  # positional: keywords were a quarter of building it
+        kind,
+        ref,
+        at,
+        day,
+        stage,
+        _ACTIVITY_STATUS.get(status or "", "unknown"),
+        status not in _DEAD,
+        centre_of(resource),
+        resource,
+        t,
+        (t, KIND_ORDER[kind], ref),
     )

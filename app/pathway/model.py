@@ -20,9 +20,12 @@ MODALITIES = (
 """Treatment modalities, as the pathway-stage decision codes name them without ``decision-``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Activity:
-    """One CarePlan.activity: a stored resource that moved the episode along."""
+    """One CarePlan.activity: a stored resource that moved the episode along.
+
+    Never changed once made, but not frozen: a frozen dataclass sets each field through
+    ``object.__setattr__`` (10x the cost), and an episode has several. Hashable as before."""
 
     kind: str
     """referral | clinic | echo | mdt | intervention-request | procedure | follow-up |

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,37 @@ async def test_checkpoints_flush_the_database_file_without_holding_writers(
         await db.close()
     assert synced, "no checkpoint synced the database file ahead of its locked pass"
     assert not any(synced), "the database file was synced with writers held"
+
+
+async def test_a_closed_database_leaves_the_locks_of_other_connections_alone(
+    tmp_path: Path,
+) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it: had
+    the checkpointer synced the file through a descriptor of its own, closing it would drop
+    the shared lock another connection of this process holds while it reads, and another
+    process could then take the database from under that reader (here: out of WAL mode,
+    deleting the WAL)."""
+    path = tmp_path / "locks.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    db = SqliteDatabase(str(path), checkpoint_seconds=0.01, read_threads=1)
+    await db.open()
+    async with db.write() as conn:
+        await conn.execute("INSERT INTO t VALUES (2)")
+    holder.execute("BEGIN")
+    assert holder.execute("SELECT count(*) FROM t").fetchone() == (2,)  # a read open
+    await asyncio.sleep(0.2)  # checkpoint passes, each syncing the file
+    await db.close()
+    probe = (
+        "import sqlite3, sys\n"
+        "sqlite3.connect(sys.argv[1], timeout=0).execute('PRAGMA journal_mode=DELETE')"
+    )
+    try:
+        command = [sys.executable, "-c", probe, str(path)]
+        taken = subprocess.run(command, check=False, capture_output=True)
+        assert taken.returncode != 0, "another process took the database from under a reader"
+        assert b"database is locked" in taken.stderr
+    finally:
+        holder.close()
