@@ -24,8 +24,10 @@ from tests.factories import bundle_of, request_entry
 AUDITOR = bearer(mint("system/AuditEvent.rs"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def audited_app(backend: Backend) -> AsyncIterator[FastAPI]:
+    """Module-scoped: a trail left running would store what later tests spool (as another
+    worker would: every trail stores any spooled access), making their counts flaky."""
     async with trusting_the_test_issuer(backend, audit=True) as application:
         yield application
 
