@@ -75,14 +75,9 @@ class Guard:
 
     def admitted(self, scope: Scope) -> Principal | None:
         """The fast path of ``authenticate``, without a coroutine: the Principal of an
-        ``Authorization`` header accepted before for this Host, once expiry and revocation
-        are checked again (``TokenVerifier.admitted``). None: take ``authenticate``."""
-        raw, host = None, None
-        for name, value in scope["headers"]:  # as in ``authenticate``: the last of each wins
-            if name == b"authorization":
-                raw = value
-            elif name == b"host":
-                host = value
+        ``Authorization`` header accepted before for this base URL, once expiry and
+        revocation are checked again (``TokenVerifier.admitted``). None: take ``verify``."""
+        raw, host = _credentials(scope)
         verifier = self._verifier
         if raw is None or verifier is None or not self.enabled:
             return None
@@ -93,15 +88,16 @@ class Guard:
         """The token's Principal; Unauthorized (401) without an acceptable one."""
         if not self.enabled:
             return UNRESTRICTED
-        raw, host = None, None
-        for name, value in request.scope["headers"]:
-            if name == b"authorization":
-                raw = value
-            elif name == b"host":
-                host = value
+        found = self.admitted(request.scope)
+        return found if found is not None else await self.verify(request)
+
+    async def verify(self, request: Request) -> Principal:
+        """``authenticate`` past its fast path: the token checked in full (first sight, or
+        refused), and remembered for ``admitted``."""
         verifier = self._verifier
         if verifier is None:
             raise RuntimeError("access control is on but no token verifier is configured")
+        raw, host = _credentials(request.scope)
         key = _base_key(request.scope, host)
         expected = self._expected.get(key)
         if expected is None:  # the issuer and audience for this base URL, worked out once
@@ -110,15 +106,22 @@ class Guard:
             expected = (issuer, audience, f"{issuer} {audience}")
             if len(self._expected) < _EXPECTED_LIMIT:
                 self._expected[key] = expected
-        if raw is not None:
-            seen = verifier.admitted(raw, expected[2])
-            if seen is not None:
-                return seen
         token = bearer_token(raw.decode("latin-1") if raw is not None else None)
         principal = await verifier.verify(token, issuer=expected[0], audience=expected[1])
         assert raw is not None  # bearer_token refused a missing header
         verifier.remember(raw, expected[2], principal)
         return principal
+
+
+def _credentials(scope: Scope) -> tuple[bytes | None, bytes | None]:
+    """The request's ``Authorization`` and ``Host`` headers (the last of each wins)."""
+    raw, host = None, None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            raw = value
+        elif name == b"host":
+            host = value
+    return raw, host
 
 
 def _base_key(scope: Scope, host: bytes | None) -> tuple[object, ...]:

@@ -51,7 +51,7 @@ class Door:
         headers = scope["headers"]
         principal = guard.admitted(scope)  # a token seen before: no coroutine, no parsing
         if principal is None:
-            principal = await guard.authenticate(request)
+            principal = await guard.verify(request)
         self.principal = principal
         conditional = code == "create" and any(name == b"if-none-exist" for name, _ in headers)
         self.decision = check_route(principal, code, route.operation, params, conditional)

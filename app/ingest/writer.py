@@ -8,9 +8,7 @@ and no second Provenance.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
 from http import HTTPStatus
 from typing import Any
 
@@ -19,7 +17,7 @@ import orjson
 from app.errors import Issue, operation_outcome_bytes
 from app.fhir import writes
 from app.fhir.context import FhirContext
-from app.ingest.mapping.engine import NAMESPACE, Merge
+from app.ingest.mapping.engine import Merge, organization_id, stable_id
 from app.ingest.mapping.spec import Spec
 from app.ingest.reports import UnitReport
 from app.model import fhir_json
@@ -182,22 +180,15 @@ async def _merge(tx: WriteTx, ctx: FhirContext, merge: Merge, now: int, tally: _
         tally.add(await writes.update(tx, body, survivor_id, now=now), survivor)
 
 
-@lru_cache(maxsize=4096)
 def _provenance_id(unit_id: str) -> str:
-    """Remembered: asked for once when a chunk's rows are prefetched, once when written."""
-    return str(uuid.uuid5(NAMESPACE, f"provenance|{unit_id}"))
-
-
-@cache
-def _organization_id(ods_code: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"ods|{ods_code}"))
+    return stable_id(f"provenance|{unit_id}")
 
 
 def provenance(item: UnitWrite, targets: list[str], now: int) -> dict[str, Any]:
     unit, spec = item.unit, item.spec
     label = _KIND_LABEL.get(unit.kind, unit.kind)
     where = f" ({unit.source_name}, {unit.position})" if unit.source_name else ""
-    org_id = _organization_id(spec.ods.organization)
+    org_id = organization_id(spec.ods.organization)
     return {
         "resourceType": "Provenance",
         "id": _provenance_id(unit.unit_id),
@@ -246,7 +237,7 @@ def centre_organization(spec: Spec) -> dict[str, Any]:
     """The centre's trust as an MV-Organization (Provenance agents point at it)."""
     return {
         "resourceType": "Organization",
-        "id": _organization_id(spec.ods.organization),
+        "id": organization_id(spec.ods.organization),
         "meta": {"profile": [MV_ORGANIZATION]},
         "identifier": [{"system": ODS_ORG, "value": spec.ods.organization}],
         "active": True,

@@ -16,6 +16,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
+from app.ingest.mapping.engine import organization_id
 from app.pathway import codes
 from app.pathway.model import STAGE_SYSTEM, Activity, Episode
 
@@ -35,7 +36,7 @@ def _organization(ods: str) -> tuple[str, str, str | None]:
     activity one."""
     centre = codes.BY_ODS.get(ods)
     system = codes.ODS_SITE if centre and centre.site == ods else codes.ODS_ORG
-    reference = f"Organization/{codes.organization_id(ods)}"
+    reference = f"Organization/{organization_id(ods)}"
     return reference, system, centre.name if centre else None
 
 

@@ -8,12 +8,10 @@ surgical-approach, the SNOMED CT and OPCS-4 subsets), ``terminology/valuesets``
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from app.ingest.mapping.engine import NAMESPACE
+from app.ingest.mapping.engine import organization_id
 
 BASE = "https://fhir.southlondon-mitral.nhs.uk"
 PROFILE_REFERRAL = f"{BASE}/StructureDefinition/MV-Referral"
@@ -148,12 +146,6 @@ CENTRES: tuple[Centre, ...] = (
 )
 BY_DOMAIN = {c.domain: c for c in CENTRES}
 BY_ODS = {c.ods: c for c in CENTRES}
-
-
-@lru_cache(maxsize=256)
-def organization_id(ods: str) -> str:
-    """The id ingest gives the Organization of an ODS code (``app.ingest.writer``)."""
-    return str(uuid.uuid5(NAMESPACE, f"ods|{ods}"))
 
 
 def _org_index() -> dict[str, str]:

@@ -30,13 +30,12 @@ already worked it out) and each episode's facts are gathered in one pass over it
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from app.ingest.mapping.engine import NAMESPACE
+from app.ingest.mapping.engine import stable_id
 from app.pathway import codes, rtt
 from app.pathway.facts import Fact, code_in, extension_code, fact
 from app.pathway.facts import procedure_modality as modality_of
@@ -313,18 +312,6 @@ def _after(live: list[Fact], treated_at: Any) -> tuple[list[Fact], Fact | None]:
     return follow, last_visit
 
 
-_NAMESPACE = NAMESPACE.bytes
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
-"""A hex digit with its two high bits set to the RFC 4122 variant (10)."""
-
-
-def _uuid5(name: str) -> str:
-    """``str(uuid.uuid5(NAMESPACE, name))`` without building a UUID (a tenth of an episode):
-    the SHA-1 digest's first 16 bytes, with the version (5) and variant bits set."""
-    h = hashlib.sha1(_NAMESPACE + name.encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
-
-
 def _episode(
     person: _Person,
     number: int,
@@ -370,7 +357,7 @@ def _episode(
     referral = first_ref.kind == "referral"
     return Episode(
         patient_id=person.id,
-        careplan_id=_uuid5(f"pathway|{person.id}|{c.anchor.ref}"),
+        careplan_id=stable_id(f"pathway|{person.id}|{c.anchor.ref}"),
         number=number,
         stage=stage,
         status=status,

@@ -47,12 +47,17 @@ def _episode(row: Sequence[Any]) -> Episode:
     return Episode(**values)
 
 
+async def _delete(conn: Connection, column: str, values: Sequence[str]) -> None:
+    """The rows whose ``column`` is one of ``values``, 500 values a statement."""
+    for start in range(0, len(values), 500):
+        chunk = list(values[start : start + 500])
+        marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
+        await conn.execute(f"DELETE FROM pathway_episode WHERE {column} IN ({marks})", *chunk)
+
+
 async def replace(conn: Connection, patient_ids: Sequence[str], episodes: list[Episode]) -> None:
     """The episodes of these patients are now exactly ``episodes``."""
-    for start in range(0, len(patient_ids), 500):
-        chunk = list(patient_ids[start : start + 500])
-        marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
-        await conn.execute(f"DELETE FROM pathway_episode WHERE patient_id IN ({marks})", *chunk)
+    await _delete(conn, "patient_id", patient_ids)
     if episodes:
         await conn.executemany(_INSERT, [_row(e) for e in episodes])
 
@@ -74,10 +79,7 @@ async def write(
             if rows.get(episode.careplan_id) != row:
                 upserts.append(row)
         gone.extend(careplan_id for careplan_id in rows if careplan_id not in keep)
-    for start in range(0, len(gone), 500):
-        chunk = gone[start : start + 500]
-        marks = ", ".join(f"${n}" for n in range(1, len(chunk) + 1))
-        await conn.execute(f"DELETE FROM pathway_episode WHERE careplan_id IN ({marks})", *chunk)
+    await _delete(conn, "careplan_id", gone)
     if upserts:
         await conn.executemany(_UPSERT, upserts)
 

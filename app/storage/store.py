@@ -25,7 +25,7 @@ _SELECT_VERSION = (
     "FROM resource_version WHERE res_type = $1 AND res_id = $2 AND version_id = $3"
 )
 _UPSERT_CURRENT = (
-    "INSERT INTO resource (res_type, res_id, version_id, last_updated, deleted, content, centre) "
+    f"INSERT INTO resource ({', '.join(writes_pg.RESOURCE_COLUMNS)}) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7)" + writes_pg.ON_CONFLICT
 )
 _DELETE_INDEX = {t: f"DELETE FROM {t} WHERE res_type = $1 AND res_id = $2" for t in COLUMNS}

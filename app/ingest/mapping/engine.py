@@ -43,18 +43,27 @@ def resource_id(centre: str, res_type: str, identity: str | None, parts: Sequenc
         name = f"ods|{parts[0]}"
     else:
         name = f"{centre}|{res_type}|{'|'.join(parts)}"
-    return _uuid5(name)
+    return _remembered_id(name)
 
 
-@lru_cache(maxsize=65536)
-def _uuid5(name: str) -> str:
-    """``str(uuid.uuid5(NAMESPACE, name))`` without building a UUID object; cached because a
-    feed names the same Patient and Organizations in message after message."""
+def stable_id(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))`` without building a UUID object: every id the
+    service derives from a name (resources, Provenance, CarePlans) is this."""
     digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_remembered_id = lru_cache(maxsize=65536)(stable_id)
+"""Cached: a feed names the same Patient and Organizations in message after message."""
+
+
+@lru_cache(maxsize=256)
+def organization_id(ods: str) -> str:
+    """The id of the Organization of an ODS code (as a mapping's ``ods`` identity gives it)."""
+    return stable_id(f"ods|{ods}")
 
 
 @dataclass(frozen=True, slots=True)
