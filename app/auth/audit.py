@@ -7,10 +7,9 @@ Three steps, each cheaper for the request than the next:
 - spooled accesses are *stored* as AuditEvents (built, indexed like any resource, ~150 µs
   each) with the CPU the service has to spare: while requests keep the process busy, storing
   gets only ``MIN_SHARE`` of the time, so a saturated service defers that work to quieter
-  moments instead of taking it from its requests. A backlog past ``audit_defer_limit`` is
-  stored at full speed (in small transactions, so requests still run between them), and
-  anything that reads AuditEvents (``flush``, which the dispatcher calls first) stores the
-  whole backlog before it reads, so the trail a client searches is complete.
+  moments instead of taking it from its requests. A backlog past ``audit_defer_limit`` is stored at
+  full speed, and anything that reads AuditEvents (``flush``, which the dispatcher calls
+  first) stores the whole backlog before it reads, so the trail a client searches is complete.
 Stored AuditEvents go straight through the store (no validation: the builder is ours; no
 dispatcher, so an audit write is never itself audited). An access leaves the queue in the
 transaction that stores its AuditEvent: never lost once spooled, never stored twice
@@ -45,11 +44,8 @@ BATCH = 500
 STORE_BATCH = 50
 """AuditEvents per storing transaction when paced (~8 ms of work)."""
 CATCH_UP_BATCH = 500
-"""... when a reader waits for the whole backlog (``flush``): bigger transactions write fewer
-index pages per AuditEvent. A backlog past ``audit_defer_limit`` is stored at full speed but
-in ``STORE_BATCH`` transactions: requests run between them, and 500 at a time stalled every
-request for ~65 ms (a saturated run's p99 latency fell from 63-71 ms to 12-14 ms, and it
-served 15-20 % more reads)."""
+"""... when catching up (a reader waits, or the backlog is past ``audit_defer_limit``): bigger
+transactions write fewer index pages per AuditEvent."""
 INTERVAL = 0.2
 """Seconds between spools of a queue smaller than a batch."""
 TARGET_LOAD = 0.8
@@ -248,7 +244,7 @@ class AuditTrail:
         while left is None or left > 0 or self.backlog > self.defer_limit:
             paced = left is not None and self.backlog <= self.defer_limit
             started = time.process_time()
-            size = CATCH_UP_BATCH if budget is None else STORE_BATCH
+            size = STORE_BATCH if paced else CATCH_UP_BATCH
             try:
                 done = await self._store(size)
             except asyncio.CancelledError:
