@@ -494,8 +494,8 @@ def _paced_lines(runs: dict[str, list[dict[str, float]]], backend: str) -> list[
         "",
         f"With the audit trail the median read at this load changes by {audit - off:+.2f} ms "
         f"and the 99th percentile by {p99_audit - p99_off:+.2f} ms: the trail stores "
-        "AuditEvents on the server's event loop with the CPU requests leave, 50 to a "
-        "transaction (about 6 ms of work), and a request arriving during one waits for it. "
+        "AuditEvents on the server's event loop with the CPU requests leave, 25 to a "
+        "transaction (about 3 ms of work), and a request arriving during one waits for it. "
         "Each paced run follows the saturated one, after its backlog was stored (the search "
         "above); spooled accesses left unstored at the end of the paced run: "
         f"{median('audit', 'paced_backlog'):,.0f} (median).",
