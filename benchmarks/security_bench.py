@@ -584,7 +584,7 @@ def _section(
         f"{median:.1%}, {verdict(median)}; in process, where no HTTP parsing dilutes it, "
         f"security on serves {in_process:.1%} fewer reads per core, {verdict(in_process)}. "
         "Rounds of the same server can differ by more than the effect measured, and runs of "
-        "this benchmark on one day gave 9.0-10.4 % in process, so the in-process figure sits "
+        "this benchmark on one day gave 8.6-10.4 % in process, so the in-process figure sits "
         "at the target. The checks themselves (first table) are a few µs; the in-process "
         "comparison of two identically configured apps differs by up to about 7 µs, so part "
         "of the gap is the harness. With the audit trail as well: median "
