@@ -160,7 +160,11 @@ def start_ours(
     *, database_url: str, schema: str | None, workers: int, work: Path, tag: str
 ) -> Server:
     port = free_port()
-    env = {"MITRAL_FHIR_DATABASE_SCHEMA": schema} if schema else {}
+    # Access control and the audit trail off: the peer has neither, and their cost is
+    # measured on its own (security_bench.py). `serve` turns both on by default.
+    env = {"MITRAL_FHIR_ACCESS_CONTROL": "false", "MITRAL_FHIR_AUDIT": "false"}
+    if schema:
+        env["MITRAL_FHIR_DATABASE_SCHEMA"] = schema
     argv = [
         str(OUR_CLI),
         "serve",
