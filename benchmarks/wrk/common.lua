@@ -15,6 +15,17 @@ function load_lines(path)
   return lines
 end
 
+-- The paths of a file to GET at random, and the request headers (a bearer token if given);
+-- seeds each thread's random numbers apart.
+function paths_and_headers(path_file, token)
+  local headers = { ["Accept"] = "application/fhir+json" }
+  if token then
+    headers["Authorization"] = "Bearer " .. token
+  end
+  math.randomseed(os.time() + wrk.thread:get("number") * 7919)
+  return load_lines(path_file), headers
+end
+
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

@@ -3,15 +3,10 @@
 package.path = package.path .. ";" .. debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua"
 require "common"
 
-local paths
-local headers = { ["Accept"] = "application/fhir+json" }
+local paths, headers
 
 function init(args)
-  paths = load_lines(args[1])
-  if args[2] then
-    headers["Authorization"] = "Bearer " .. args[2]
-  end
-  math.randomseed(os.time() + wrk.thread:get("number") * 7919)
+  paths, headers = paths_and_headers(args[1], args[2])
 end
 
 function request()

@@ -5,18 +5,12 @@
 package.path = package.path .. ";" .. debug.getinfo(1, "S").source:match("@?(.*/)") .. "?.lua"
 require "common"
 
-local paths
-local pause
-local headers = { ["Accept"] = "application/fhir+json" }
+local paths, headers, pause
 
 function init(args)
-  paths = load_lines(args[1])
+  paths, headers = paths_and_headers(args[1], args[3])
   pause = tonumber(args[2])
   assert(pause and pause > 0, "a pause in ms is required")
-  if args[3] then
-    headers["Authorization"] = "Bearer " .. args[3]
-  end
-  math.randomseed(os.time() + wrk.thread:get("number") * 7919)
 end
 
 function delay()

@@ -260,7 +260,7 @@ async def test_past_the_defer_limit_storing_takes_big_transactions_down_to_the_l
     audited: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past the limit the backlog is stored whatever the load, 500 to a transaction, down to
-    the limit and no further. Transactions of 50 (as when paced) let requests run between
+    the limit and no further. Transactions of 50 (tried) let requests run between
     them, but requests also run during each transaction's awaits, and at saturation the
     backlog then kept growing past the limit (72,000-92,000 against 50,000): the bound on a
     reader's wait would not hold."""
